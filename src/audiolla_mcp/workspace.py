@@ -92,7 +92,7 @@ class Workspace:
         """Validate a client path and return its normalised workspace-relative form."""
         if not isinstance(path, str) or not path.strip():
             raise ToolError(f"The {what} is empty; give a path inside the workspace, e.g. 'song.wav'.")
-        text = path.strip()
+        text = path
         if text.lower().startswith(URI_SCHEME):
             text = unquote(text[len(URI_SCHEME) :])
         elif "://" in text:

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from . import tool
 from .common import (
     AudioOutput,
+    BackgroundArg,
+    Backgroundable,
     BitDepthArg,
     BitrateArg,
     FormatArg,
@@ -34,10 +36,10 @@ class TrimResult(BaseModel):
     end_s: float
 
 
-class ConvertResult(BaseModel):
-    output: AudioOutput
-    source_sample_rate: int
-    source_channels: int
+class ConvertResult(Backgroundable):
+    output: AudioOutput | None = None
+    source_sample_rate: int | None = None
+    source_channels: int | None = None
 
 
 @tool
@@ -86,6 +88,7 @@ async def convert(
     output: OutputArg = None,
     overwrite: OverwriteArg = False,
     inline: InlineArg = False,
+    background: BackgroundArg = False,
     input_base64: InputBase64Arg = None,
     input_format: InputFormatArg = None,
 ) -> Annotated[CallToolResult, ConvertResult]:
@@ -105,4 +108,4 @@ async def convert(
         summary = f"Wrote {out.path}: {out.format}, {out.sample_rate} Hz, {out.channels} ch, {out.bytes / 1e6:.2f} MB."
         return Reply(result=result, summary=summary, inline_audio=[run.written[-1]])
 
-    return await execute(ctx, work, inline=inline)
+    return await execute(ctx, work, inline=inline, background=background, result_type=ConvertResult)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from . import tool
 from .common import (
     AudioOutput,
+    BackgroundArg,
+    Backgroundable,
     BitDepthArg,
     BitrateArg,
     FormatArg,
@@ -42,13 +44,15 @@ class LoudnessResult(Loudness):
     path: str | None = Field(description="The measured file (None for an inline upload).")
 
 
-class NormalizeResult(BaseModel):
-    output: AudioOutput
-    input_lufs: float
-    output_lufs: float
-    gain_db: float = Field(description="Static gain applied before limiting.")
-    limiter_reduction_db: float = Field(description="Largest gain reduction of the true-peak limiter (0 = untouched).")
-    output_true_peak_dbtp: float
+class NormalizeResult(Backgroundable):
+    output: AudioOutput | None = None
+    input_lufs: float | None = None
+    output_lufs: float | None = None
+    gain_db: float | None = Field(default=None, description="Static gain applied before limiting.")
+    limiter_reduction_db: float | None = Field(
+        default=None, description="Largest gain reduction of the true-peak limiter (0 = untouched)."
+    )
+    output_true_peak_dbtp: float | None = None
 
 
 def _loudness(report: object) -> Loudness:
@@ -95,6 +99,7 @@ async def normalize_loudness(
     bitrate_kbps: BitrateArg = None,
     overwrite: OverwriteArg = False,
     inline: InlineArg = False,
+    background: BackgroundArg = False,
     input_base64: InputBase64Arg = None,
     input_format: InputFormatArg = None,
 ) -> Annotated[CallToolResult, NormalizeResult]:
@@ -120,14 +125,14 @@ async def normalize_loudness(
             input_lufs=report.input_lufs,
             output_lufs=report.output_lufs,
             gain_db=report.gain_db,
-            limiter_reduction_db=report.limiter_reduction_db,
+            limiter_reduction_db=report.limiter_max_reduction_db,
             output_true_peak_dbtp=report.output_true_peak_dbtp,
         )
-        limited = f", limited by up to {result.limiter_reduction_db:.1f} dB" if result.limiter_reduction_db > 0.05 else ""
+        limited = f", limited by up to {report.limiter_max_reduction_db:.1f} dB" if report.limiter_max_reduction_db > 0.05 else ""
         summary = (
-            f"Wrote {out.path}: {result.input_lufs:.1f} → {result.output_lufs:.1f} LUFS "
-            f"({result.gain_db:+.1f} dB{limited}), true peak {result.output_true_peak_dbtp:.1f} dBTP."
+            f"Wrote {out.path}: {report.input_lufs:.1f} → {report.output_lufs:.1f} LUFS "
+            f"({report.gain_db:+.1f} dB{limited}), true peak {report.output_true_peak_dbtp:.1f} dBTP."
         )
         return Reply(result=result, summary=summary, inline_audio=[run.written[-1]])
 
-    return await execute(ctx, work, inline=inline)
+    return await execute(ctx, work, inline=inline, background=background, result_type=NormalizeResult)
