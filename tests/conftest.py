@@ -86,10 +86,20 @@ def settings(workspace: Path, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def server(settings: Any) -> Any:
+def app(settings: Any) -> Any:
+    """The process-wide state (workspace, jobs) behind the `server` fixture."""
+    from audiolla_mcp.server import make_app
+
+    made = make_app(settings)
+    yield made
+    made.jobs.shutdown()
+
+
+@pytest.fixture
+def server(settings: Any, app: Any) -> Any:
     from audiolla_mcp.server import build_server
 
-    return build_server(settings)
+    return build_server(settings, app)
 
 
 @pytest.fixture

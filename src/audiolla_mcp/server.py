@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
 from . import __version__, catalog, resources
 from .config import Settings
@@ -105,8 +106,30 @@ def build_server(settings: Settings, app: App | None = None) -> MCPServer:
             annotations=entry.annotations(),
         )
     resources.register(server, app)
+    _refuse_unknown_arguments(server)
     _advertise_list_changed(server)
     return server
+
+
+def _refuse_unknown_arguments(server: MCPServer) -> None:
+    """A misspelt parameter is an error, not silently ignored (`start` is not `start_s`)."""
+    lowlevel = server._lowlevel_server
+    sdk_call = lowlevel.get_request_handler("tools/call")
+    assert sdk_call is not None
+
+    async def call_tool(ctx: Any, params: CallToolRequestParams) -> Any:
+        schema = server._tool_input_schema(params.name) or {}
+        known = schema.get("properties", {})
+        unknown = sorted(set(params.arguments or {}) - set(known))
+        if schema and unknown:
+            message = (
+                f"{params.name} does not take {', '.join(map(repr, unknown))}; "
+                f"its parameters are: {', '.join(known)}."
+            )
+            return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+        return await sdk_call.handler(ctx, params)
+
+    lowlevel.add_request_handler("tools/call", CallToolRequestParams, call_tool)
 
 
 def _advertise_list_changed(server: MCPServer) -> None:
