@@ -9,24 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-
-def wire(result) -> dict:
-    """The result exactly as it travels: camelCase JSON."""
-    return result.model_dump(by_alias=True, mode="json", exclude_none=True)
-
-
-def assert_tool_error(result, *fragments: str) -> None:
-    data = wire(result)
-    assert data["isError"] is True
-    text = data["content"][0]["text"]
-    for fragment in fragments:
-        assert fragment in text, text
-    assert "Traceback" not in text
-
-
-def workspace_files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".audiolla" not in p.parts)
+from wire import assert_tool_error, wire, workspace_files
 
 
 async def test_list_files(call, signals):
