@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import weakref
 from contextvars import ContextVar
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from mcp_types import AudioContent, CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import BaseModel, Field
+from pydantic_core import to_jsonable_python
 
 from .. import audio_io
 from ..errors import ToolError
@@ -78,6 +80,14 @@ BackgroundArg = Annotated[
     Field(
         description="Run as a background job and return a job_id at once; poll job_status, fetch job_result. "
         "Use for long inputs: clients stop waiting after about 60 s."
+    ),
+]
+
+WebhookArg = Annotated[
+    str | None,
+    Field(
+        description="With background=true: a URL the server POSTs the finished job record to, signed with "
+        "X-Audiolla-Signature: sha256=<HMAC of the body>. Only URLs the operator's remote-URL policy allows."
     ),
 ]
 
@@ -142,6 +152,7 @@ class Run:
         self.progress = progress
         self.cancel = cancel
         self.written: list[Path] = []
+        self._created: list[Path] = []  # written where nothing was before: removed if the run fails
 
     def path(self, path: str, what: str = "input") -> Path:
         return self.workspace.file(path, what=what)
@@ -202,9 +213,8 @@ class Run:
         if not target.suffix:
             target = target.with_suffix("." + fmt)
         self.cancel.check()
-        with self.workspace.atomic(target) as tmp:
+        with self._recording(target), self.workspace.atomic(target) as tmp:
             audio_io.encode(samples, sr, tmp, fmt, bit_depth=bit_depth, bitrate_kbps=bitrate_kbps)
-        self.written.append(target)
         frames = int(samples.shape[-1])
         channels = int(samples.shape[0]) if getattr(samples, "ndim", 1) > 1 else 1
         return AudioOutput(
@@ -218,10 +228,24 @@ class Run:
         )
 
     def save_bytes(self, data: bytes, *, output: str | None, default: str, overwrite: bool = False) -> FileOutput:
+        return self.save_file(lambda tmp: tmp.write_bytes(data), output=output, default=default, overwrite=overwrite)
+
+    def save_file(
+        self, write: Callable[[Path], object], *, output: str | None, default: str, overwrite: bool = False
+    ) -> FileOutput:
+        """Let `write` fill a temp file beside the target (ffmpeg, mutagen…), then move it into place."""
         target = self.output(output, default, overwrite=overwrite)
-        self.workspace.write_bytes(target, data)
-        self.written.append(target)
+        with self._recording(target), self.workspace.atomic(target) as tmp:
+            write(tmp)
         return self.file_output(target)
+
+    @contextlib.contextmanager
+    def _recording(self, target: Path) -> Iterator[None]:
+        existed = target.exists()
+        yield
+        self.written.append(target)
+        if not existed:
+            self._created.append(target)
 
     def file_output(self, target: Path) -> FileOutput:
         return FileOutput(
@@ -232,10 +256,11 @@ class Run:
         )
 
     def discard(self) -> None:
-        """Remove what this run wrote (after a failure or a cancel)."""
-        for path in self.written:
+        """Remove the files this run created (after a failure or a cancel). A file it replaced
+        (overwrite=true) keeps its new content: the old one is gone either way."""
+        for path in self._created:
             path.unlink(missing_ok=True)
-        self.written.clear()
+        self._created.clear()
 
 
 def derived(name: str, tag: str, ext: str = "wav", folder: str | None = None) -> str:
@@ -269,14 +294,21 @@ async def execute(
     inline: bool = False,
     background: bool = False,
     result_type: type[Backgroundable] | None = None,
+    webhook_url: str | None = None,
 ) -> CallToolResult:
-    """Run a tool body with progress and cancellation, inline or as a background job."""
+    """Run a tool body with progress and cancellation, inline or as a background job.
+
+    A background job with a `webhook_url` POSTs its record there when it finishes."""
     app = app_of(ctx)
+    if webhook_url and not background:
+        raise ToolError("webhook_url is used only with background=true; add background=true or drop webhook_url.")
     if background:
         if result_type is None:
             raise ToolError("This tool does not run in the background; call it without background=true.")
         name, arguments = CURRENT_CALL.get()
-        record = app.jobs.submit(name, _loggable(arguments), lambda p, c: _run_job(app, work, p, c))
+        record = app.jobs.submit(
+            name, _loggable(arguments), lambda p, c: _run_job(app, work, p, c), on_finish=_webhook(app, webhook_url)
+        )
         summary = (
             f"Started background job {record.id}; poll job_status(job_id='{record.id}') and fetch "
             "job_result when it has succeeded."
@@ -296,8 +328,30 @@ async def execute(
 
     reply = await run_in_worker(body, report)
     if wrote:
+        record_written(wrote)
         await notify_files_changed(ctx)
     return reply_result(app, reply, inline=inline)
+
+
+WRITTEN: ContextVar[list[Path] | None] = ContextVar("audiolla_written", default=None)
+"""Set by a caller that runs tools for itself (the pipeline runner) to learn which files they wrote."""
+
+
+def record_written(paths: list[Path]) -> None:
+    collector = WRITTEN.get()
+    if collector is not None:
+        collector.extend(paths)
+
+
+def _webhook(app: App, url: str | None) -> Callable[[Any], None] | None:
+    """The job's on_finish hook for a webhook URL, checked against the policy now."""
+    if not url:
+        return None
+    from ..webhooks import WebhookNotifier
+
+    notifier = WebhookNotifier.from_settings(app.settings)
+    notifier.check(url)
+    return lambda record: notifier.notify(url, record)
 
 
 def _guarded(run: Run, work: Callable[[Run], Reply]) -> Reply:
@@ -319,7 +373,11 @@ def _run_job(app: App, work: Callable[[Run], Reply], progress: ProgressFn, cance
 def _loggable(arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments as stored in a job record: inline uploads replaced by their size."""
     return {
-        key: (f"<{len(value)} base64 chars>" if key.endswith("base64") and isinstance(value, str) else value)
+        key: (
+            f"<{len(value)} base64 chars>"
+            if key.endswith("base64") and isinstance(value, str)
+            else to_jsonable_python(value, fallback=str)
+        )
         for key, value in arguments.items()
     }
 
