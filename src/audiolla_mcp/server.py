@@ -12,11 +12,13 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
+from pydantic import ValidationError
 
-from . import __version__, catalog, resources
+from . import __version__, catalog, prompts, resources
 from .config import Settings
 from .errors import ToolError
 from .jobs import JobManager
+from .presets import Preset, load_presets
 from .tools import load_all
 from .tools.common import CURRENT_CALL, bind_app
 from .workspace import Workspace
@@ -51,16 +53,18 @@ class App:
     settings: Settings
     workspace: Workspace
     jobs: JobManager
+    presets: dict[str, Preset]
 
 
 def make_app(settings: Settings) -> App:
+    presets = load_presets(settings.presets_dir)
     workspace = Workspace(
         settings.workspace,
         quota_bytes=int(settings.quota_mb * 1024 * 1024) if settings.quota_mb else None,
         max_file_bytes=settings.max_file_bytes,
     )
     jobs = JobManager(workspace.internal_dir / "jobs", max_workers=settings.max_jobs)
-    return App(settings=settings, workspace=workspace, jobs=jobs)
+    return App(settings=settings, workspace=workspace, jobs=jobs, presets=presets)
 
 
 def _translate_errors(name: str, fn: Any) -> Any:
@@ -106,30 +110,46 @@ def build_server(settings: Settings, app: App | None = None) -> MCPServer:
             annotations=entry.annotations(),
         )
     resources.register(server, app)
-    _refuse_unknown_arguments(server)
+    prompts.register(server, app)
+    _check_arguments(server)
     _advertise_list_changed(server)
     return server
 
 
-def _refuse_unknown_arguments(server: MCPServer) -> None:
-    """A misspelt parameter is an error, not silently ignored (`start` is not `start_s`)."""
+def _check_arguments(server: MCPServer) -> None:
+    """Argument errors an LLM can act on: misspelt names are refused (not silently ignored), and
+    validation failures read `end_s: must be greater than 0 (got -3)`, one line per field."""
     lowlevel = server._lowlevel_server
     sdk_call = lowlevel.get_request_handler("tools/call")
     assert sdk_call is not None
 
     async def call_tool(ctx: Any, params: CallToolRequestParams) -> Any:
-        schema = server._tool_input_schema(params.name) or {}
-        known = schema.get("properties", {})
-        unknown = sorted(set(params.arguments or {}) - set(known))
-        if schema and unknown:
-            message = (
-                f"{params.name} does not take {', '.join(map(repr, unknown))}; "
-                f"its parameters are: {', '.join(known)}."
-            )
-            return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+        tool = server._tool_manager.get_tool(params.name)
+        if tool is not None:
+            problem = _argument_problem(params.name, tool.parameters, tool.fn_metadata, params.arguments or {})
+            if problem:
+                return CallToolResult(content=[TextContent(type="text", text=problem)], is_error=True)
         return await sdk_call.handler(ctx, params)
 
     lowlevel.add_request_handler("tools/call", CallToolRequestParams, call_tool)
+
+
+def _argument_problem(name: str, schema: dict[str, Any], metadata: Any, arguments: dict[str, Any]) -> str | None:
+    known = schema.get("properties", {})
+    unknown = sorted(set(arguments) - set(known))
+    if unknown:
+        return f"{name} does not take {', '.join(map(repr, unknown))}; its parameters are: {', '.join(known)}."
+    try:
+        metadata.validate_arguments(arguments)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "arguments"
+            message = error["msg"].removeprefix("Value error, ")
+            got = f" (got {error['input']!r})" if error["type"] not in ("missing",) and "input" in error else ""
+            lines.append(f"{where}: {message}{got}")
+        return f"Invalid arguments for {name}: " + "; ".join(lines[:10]) + "."
+    return None
 
 
 def _advertise_list_changed(server: MCPServer) -> None:
