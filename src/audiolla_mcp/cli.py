@@ -30,6 +30,12 @@ SERVE_FLAGS = (
     ("--max-jobs", int, "background jobs running at once (default 2)"),
     ("--models-dir", Path, "model cache folder"),
     ("--log-level", str, "DEBUG, INFO, WARNING or ERROR"),
+    ("--presets-dir", Path, "folder of your own workflow presets (*.yaml), besides the built-in ones"),
+    ("--remote-allowlist", str, "hosts remote URLs (webhooks) may reach, comma-separated: 'hooks.example.com,*.example.org' or '*'; empty = remote URLs off"),
+    ("--remote-schemes", str, "URL schemes allowed for remote URLs (default https; add http to opt in)"),
+    ("--remote-max-mb", float, "largest remote response (default 50)"),
+    ("--remote-timeout-s", float, "time limit of one remote request, redirects included (default 30)"),
+    ("--webhook-secret", str, "HMAC-SHA256 key that signs webhook deliveries (X-Audiolla-Signature)"),
 )
 
 
@@ -44,7 +50,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     for flag, _, _ in SERVE_FLAGS:
         name = flag[2:].replace("-", "_")
         value = getattr(args, name, None)
-        if isinstance(value, str) and name in ("toolsets", "allowed_hosts", "allowed_origins"):
+        if isinstance(value, str) and name in ("toolsets", "allowed_hosts", "allowed_origins", "remote_allowlist", "remote_schemes"):
             value = [v.strip() for v in value.split(",") if v.strip()]
         overrides[name] = value
     return Settings.from_env(**overrides)

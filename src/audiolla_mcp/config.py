@@ -50,6 +50,14 @@ class Settings:
     models_dir: Path | None = None
     auto_download: bool = False
     log_level: str = "INFO"
+    presets_dir: Path | None = None
+    # Remote URLs (webhooks; URL inputs later): refused unless the allowlist names the host
+    remote_allowlist: list[str] = field(default_factory=list)
+    remote_schemes: list[str] = field(default_factory=lambda: ["https"])
+    remote_allow_private: bool = False
+    remote_max_mb: float = 50.0
+    remote_timeout_s: float = 30.0
+    webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

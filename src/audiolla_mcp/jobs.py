@@ -105,6 +105,7 @@ class JobManager:
         self._jobs: dict[str, JobRecord] = {}
         self._tokens: dict[str, CancelToken] = {}
         self._persisted_at: dict[str, float] = {}
+        self._on_finish: dict[str, Callable[[JobRecord], None]] = {}
         self._load()
 
     # -- persistence ------------------------------------------------------------------------
@@ -137,13 +138,22 @@ class JobManager:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def submit(self, tool: str, arguments: dict[str, Any], work: Callable[[ProgressFn, CancelToken], tuple[dict, str]]) -> JobRecord:
-        """Queue `work`; it returns `(structured_result, summary)`."""
+    def submit(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        work: Callable[[ProgressFn, CancelToken], tuple[dict, str]],
+        on_finish: Callable[[JobRecord], None] | None = None,
+    ) -> JobRecord:
+        """Queue `work`; it returns `(structured_result, summary)`. `on_finish(record)` is called
+        once the job has succeeded, failed or been cancelled (e.g. to send a webhook)."""
         record = JobRecord(id=uuid.uuid4().hex[:12], tool=tool, arguments=arguments)
         token = CancelToken()
         with self._lock:
             self._jobs[record.id] = record
             self._tokens[record.id] = token
+            if on_finish is not None:
+                self._on_finish[record.id] = on_finish
             self._save(record)
         self._pool.submit(self._run, record, work, token)
         return record
@@ -176,6 +186,16 @@ class JobManager:
         with self._lock:
             self._tokens.pop(record.id, None)
             self._save(record)
+        self._finished(record)
+
+    def _finished(self, record: JobRecord) -> None:
+        callback = self._on_finish.pop(record.id, None)
+        if callback is None:
+            return
+        try:
+            callback(record)
+        except Exception:
+            log.exception("on_finish of job %s failed", record.id)
 
     def get(self, job_id: str) -> JobRecord:
         record = self._jobs.get(job_id)
@@ -185,6 +205,7 @@ class JobManager:
 
     def cancel(self, job_id: str) -> JobRecord:
         record = self.get(job_id)
+        dropped = False
         with self._lock:
             token = self._tokens.get(job_id)
             if token is not None:
@@ -193,6 +214,9 @@ class JobManager:
                     record.status, record.finished_at, record.error = "cancelled", time.time(), "Cancelled before it started."
                     self._tokens.pop(job_id, None)
                     self._save(record)
+                    dropped = True
+        if dropped:
+            self._finished(record)
         return record
 
     def list(self, status: str | None = None) -> list[JobRecord]:

@@ -23,7 +23,7 @@ from mcp_types import (
     Resource,
 )
 
-from . import catalog
+from . import catalog, presets
 from .errors import ToolError
 from .workspace import URI_SCHEME, mime_type
 
@@ -83,6 +83,8 @@ def register(server: MCPServer, app: App) -> None:
             return json.dumps(app.jobs.get(job_id).public(), indent=1)
         except ToolError as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+
+    presets.register_resources(server, app)
 
     lowlevel = server._lowlevel_server
     sdk_read = lowlevel.get_request_handler("resources/read")

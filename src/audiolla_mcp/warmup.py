@@ -8,28 +8,26 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 import sys
 import time
 
 log = logging.getLogger("audiolla_mcp.warmup")
 
-MODULES = (
-    "audiolla_mcp.ops.analysis",
-    "audiolla_mcp.ops.beats",
-    "audiolla_mcp.ops.key",
-    "audiolla_mcp.ops.chords",
-    "audiolla_mcp.ops.melody",
-    "audiolla_mcp.ops.structure",
-    "audiolla_mcp.ops.edit",
-    "audiolla_mcp.ops.pitch",
-    "audiolla_mcp.ops.restore",
-    "audiolla_mcp.engines.basic_pitch",
-)
+PACKAGES = ("audiolla_mcp.ops", "audiolla_mcp.engines")
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in PACKAGES:
+        path = importlib.import_module(package).__path__
+        names += [f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.name.startswith("_")]
+    return names
 
 
 def warm_all() -> int:
     failures = 0
-    for name in MODULES:
+    for name in _modules():
         try:
             module = importlib.import_module(name)
         except ImportError as exc:

@@ -1,9 +1,9 @@
 """The only file system the tools see.
 
 Every path a client gives is relative to the workspace root (or a `workspace://` URI) and is
-checked before use: no absolute paths, no `..`, no hidden or internal names, no NUL or control
-characters, no Windows separators or drive letters, no symlink or hard-link escape, no device
-files, no overlong names. Files are written atomically (hidden temp file + rename), never
+checked before use: no absolute paths, no `..`, no hidden or internal names (also not through a
+link), no NUL or control characters, no percent-encoded dots or separators, no Windows separators
+or drive letters, no symlink or hard-link escape, no device files, no overlong names. Files are written atomically (hidden temp file + rename), never
 overwrite an existing file unless asked, and count against an optional quota.
 """
 
@@ -54,6 +54,8 @@ _MIME_OVERRIDES = {
 }
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_ENCODED_UNSAFE = re.compile(r"%(?:2e|2f|5c|[01][0-9a-f]|7f)", re.IGNORECASE)
+"""A percent-encoded dot, separator or control character left after decoding: never a real name."""
 
 
 def mime_type(path: str | Path) -> str:
@@ -103,6 +105,10 @@ class Workspace:
             raise ToolError(
                 f"The {what} {path!r} contains a control character or a backslash; use '/' between folders."
             )
+        if _ENCODED_UNSAFE.search(text):
+            raise ToolError(
+                f"The {what} {path!r} contains a URL-encoded '.', '/', '\\' or control character; write the name plainly."
+            )
         if text.startswith("/") or _DRIVE.match(text) or text.startswith("~"):
             raise ToolError(
                 f"The {what} {path!r} is absolute; paths are relative to the workspace root, e.g. 'song.wav'."
@@ -129,6 +135,8 @@ class Workspace:
         target = (self.root / rel).resolve()
         if target != self.root and self.root not in target.parents:
             raise ToolError(f"The {what} {path!r} resolves outside the workspace (a link points out).")
+        if any(part.startswith(".") for part in target.relative_to(self.root).parts):
+            raise ToolError(f"The {what} {path!r} leads through a link to a hidden or internal file.")
         if target.exists():
             info = target.stat()
             if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
@@ -150,7 +158,8 @@ class Workspace:
         return absolute.resolve().relative_to(self.root).as_posix()
 
     def uri(self, absolute: Path) -> str:
-        return URI_SCHEME + self.rel(absolute)
+        """The workspace:// URI; '%' is escaped so that decoding it gives back this very name."""
+        return URI_SCHEME + self.rel(absolute).replace("%", "%25")
 
     def output_path(self, requested: str | None, *, default: str, overwrite: bool = False) -> Path:
         """Where to write an output: the requested path, or a derived name that does not exist yet.
@@ -179,7 +188,7 @@ class Workspace:
     @contextlib.contextmanager
     def atomic(self, target: Path) -> Iterator[Path]:
         """Yield a hidden temp path beside `target`; rename it into place only on success."""
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(target)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -189,6 +198,15 @@ class Workspace:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _make_folder(self, target: Path) -> None:
+        """Create the folders above `target`; a file standing where a folder should be is the caller's error."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ToolError(
+                f"Cannot write {self.rel(target)!r}: part of its folder path is an existing file; choose another name."
+            ) from None
 
     def write_bytes(self, target: Path, data: bytes) -> Path:
         with self.atomic(target) as tmp:
@@ -253,6 +271,6 @@ class Workspace:
         source = self.file(src, what="source")
         source_rel = self.rel(source)
         target = self.output_path(dst, default=dst, overwrite=overwrite)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(target)
         os.replace(source, target)
         return source_rel, self.rel(target)

@@ -143,6 +143,20 @@ def drum_pulses(seconds: float, sr: int = SR, bpm: float = 120.0, seed: int = 3)
     return (stereo / np.abs(stereo).max() * db_to_amp(-6.0)).astype(np.float32)
 
 
+def music_like(seconds: float, sr: int = SR, seed: int = 3) -> np.ndarray:
+    """Drum pulses under a sustained A-major chord with a high overtone, the chord's partials
+    detuned between the channels: programme-like material whose drum peaks sit ~14 dB over
+    its loudness, so loud targets need heavy true-peak limiting."""
+    t = np.arange(round(seconds * sr)) / sr
+    rng = np.random.default_rng(seed)
+    partials = [(110.0, -26.0), (220.0, -30.0), (277.18, -32.0), (329.63, -32.0), (1760.0, -44.0)]
+    chord = np.zeros((2, t.size))
+    for freq, level in partials:
+        for channel, detune in enumerate((1.0, 1.002)):
+            chord[channel] += db_to_amp(level) * np.sin(2 * np.pi * freq * detune * t + rng.uniform(0, 2 * np.pi))
+    return (drum_pulses(seconds, sr, seed=seed) + chord).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str

@@ -1,0 +1,342 @@
+"""Tempo, beats, downbeats, meter and onsets; a click track to check them by ear.
+
+Tempo is chosen among several hypotheses (peaks of the onset-strength autocorrelation) under a
+log-normal prior around 120 BPM (or around the caller's hint). Beats come from dynamic programming (Ellis 2007, librosa) at the chosen
+tempo; downbeats and meter from where accents, low-frequency onsets and harmonic changes recur.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..progress import NEVER, CancelToken, ProgressFn, no_progress
+from .mir_features import ANALYSIS_SR, FRAME_RATE, HOP, MusicFeatures, Stages
+
+MIN_BPM, MAX_BPM = 30.0, 300.0
+PRIOR_BPM = 120.0
+PRIOR_OCTAVES = 1.0  # width of the log-normal tempo prior, in octaves
+HINT_OCTAVES = 0.3  # narrower prior when the caller gives `start_bpm`
+ACF_WINDOW = 384  # frames (~8.9 s) per autocorrelation window
+MIN_DURATION_S = 1.5  # shorter clips carry no tempo worth reporting
+METERS = (3, 4)
+CLICK_HZ, DOWNBEAT_CLICK_HZ = 1000.0, 1600.0
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """The beat analysis that chords, structure and `analyze` reuse."""
+
+    bpm: float | None
+    confidence: float
+    beats: np.ndarray  # seconds
+    tempo_candidates: tuple[tuple[float, float], ...]  # (bpm, score), best first
+
+
+@dataclass(frozen=True)
+class BeatsResult:
+    bpm: float | None
+    confidence: float
+    time_signature: str | None
+    beats: list[float]
+    downbeats: list[float]
+    beat_count: int
+    beats_truncated: bool
+    tempo_candidates: list[dict]
+    summary: str
+
+
+@dataclass(frozen=True)
+class OnsetsResult:
+    onsets: list[float]
+    strengths: list[float]
+    onset_count: int
+    truncated: bool
+    onsets_per_second: float
+    summary: str
+
+
+def global_autocorrelation(envelope: np.ndarray) -> np.ndarray:
+    """Mean of the peak-normalised autocorrelations of Hann-windowed stretches (~8.9 s, hopped
+    by a quarter window) of the onset envelope: librosa's global tempogram at a fraction of the
+    cost. Lag 0 is 1."""
+    window = int(min(ACF_WINDOW, max(len(envelope), 8)))
+    padded = np.pad(envelope.astype(np.float64), (window // 2, window // 2))
+    stretches = np.lib.stride_tricks.sliding_window_view(padded, window)[:: max(window // 4, 1)]
+    stretches = stretches * np.hanning(window)
+    spectrum = np.fft.rfft(stretches, n=2 * window, axis=1)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :window]
+    peaks = acf[:, :1]
+    acf = np.divide(acf, peaks, out=np.zeros_like(acf), where=peaks > 0)
+    return acf.mean(axis=0)
+
+
+def _refine_peak(acf: np.ndarray, lag: int) -> float:
+    """Sub-frame lag of a peak by parabolic interpolation."""
+    if 1 <= lag < len(acf) - 1:
+        a, b, c = acf[lag - 1], acf[lag], acf[lag + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            return lag + 0.5 * (a - c) / denom
+    return float(lag)
+
+
+def tempo_prior(bpm: np.ndarray | float, centre: float, octaves: float) -> np.ndarray:
+    return np.exp(-0.5 * (np.log2(np.asarray(bpm) / centre) / octaves) ** 2)
+
+
+def tempo_hypotheses(envelope: np.ndarray, centre: float, octaves: float) -> list[tuple[float, float]]:
+    """(bpm, score) of autocorrelation peaks in range, best first; score = peak × prior."""
+    acf = global_autocorrelation(envelope)
+    lags = np.arange(len(acf))
+    lo = int(np.floor(60.0 * FRAME_RATE / MAX_BPM))
+    hi = min(int(np.ceil(60.0 * FRAME_RATE / MIN_BPM)), len(acf) - 2)
+    peaks = [k for k in lags[max(lo, 1) : hi + 1] if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] > 0]
+    hypotheses = []
+    for k in peaks:
+        bpm = 60.0 * FRAME_RATE / _refine_peak(acf, k)
+        if MIN_BPM <= bpm <= MAX_BPM:
+            hypotheses.append((bpm, float(acf[k] * tempo_prior(bpm, centre, octaves))))
+    return sorted(hypotheses, key=lambda h: -h[1])
+
+
+def choose_tempo(envelope: np.ndarray, centre: float, octaves: float) -> tuple[float | None, list[tuple[float, float]]]:
+    hypotheses = tempo_hypotheses(envelope, centre, octaves)
+    return (hypotheses[0][0] if hypotheses else None), hypotheses
+
+
+def _fit_bpm(beats: np.ndarray) -> float | None:
+    """Tempo from the beat times: a least-squares line through them (robust to jitter)."""
+    if len(beats) < 3:
+        return None
+    index = np.arange(len(beats))
+    slope = np.polyfit(index, beats, 1)[0]
+    intervals = np.diff(beats)
+    if np.any(np.abs(intervals - slope) > 0.25 * slope):
+        slope = float(np.median(intervals))
+    return 60.0 / slope if slope > 0 else None
+
+
+def _smooth(beats: np.ndarray, half_window: int = 4) -> np.ndarray:
+    """Replace each beat by a line fitted through its neighbours where the tempo is locally
+    steady: removes the one-frame (23 ms) quantisation of the tracker, keeps real rubato."""
+    smoothed = beats.copy()
+    for i in range(len(beats)):
+        lo, hi = max(0, i - half_window), min(len(beats), i + half_window + 1)
+        if hi - lo < 4:
+            continue
+        index = np.arange(lo, hi)
+        slope, intercept = np.polyfit(index, beats[lo:hi], 1)
+        residual = beats[lo:hi] - (slope * index + intercept)
+        if np.abs(residual).max() < 0.1 * slope:
+            smoothed[i] = slope * i + intercept
+    return smoothed
+
+
+def _beat_strengths(envelope: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    frames = MusicFeatures.time_frames(beats)
+    frames = np.clip(frames, 0, len(envelope) - 1)
+    lo = np.clip(frames - 2, 0, None)
+    return np.array([envelope[a : b + 3].max() for a, b in zip(lo, frames)])
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    spread = x.std()
+    return (x - x.mean()) / spread if spread > 1e-9 else np.zeros_like(x)
+
+
+def _beat_chroma(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Treble and bass chroma per beat: summed from the chord decoder's half-beat segments when
+    they were cut on this grid (one transcription serves both), else transcribed per beat."""
+    from .chords import segment_pitch
+    from .chroma import pitch_segments
+
+    if grid is beat_grid(features):
+        pitch = segment_pitch(features)
+        first = np.minimum(np.searchsorted(pitch.starts, grid.beats - 1e-6), len(pitch.starts) - 1)
+        return np.add.reduceat(pitch.treble, first, axis=1), np.add.reduceat(pitch.bass, first, axis=1)
+    ends = np.append(grid.beats[1:], grid.beats[-1] + np.median(np.diff(grid.beats)))
+    pitch = pitch_segments(features, grid.beats, ends)
+    return pitch.treble, pitch.bass
+
+
+def meter(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, int]:
+    """Downbeats and beats per bar: the meter and phase where accents, bass onsets and
+    harmonic changes line up best."""
+    beats = grid.beats
+    if len(beats) < 6:
+        return beats[:1], 4
+    treble, bass = _beat_chroma(features, grid)
+    treble = treble / (np.linalg.norm(treble, axis=0, keepdims=True) + 1e-9)
+    change = np.concatenate([[0.0], 1.0 - np.sum(treble[:, 1:] * treble[:, :-1], axis=0)])
+    bass = bass / (bass.sum(axis=0, keepdims=True) + 1e-9)
+    bass_change = np.concatenate([[0.0], 0.5 * np.abs(bass[:, 1:] - bass[:, :-1]).sum(axis=0)])
+    evidence = (
+        _standardise(_beat_strengths(features.onset_envelope, beats))
+        + _standardise(_beat_strengths(features.low_onset_envelope, beats))
+        + _standardise(change)
+        + _standardise(bass_change)
+    )
+    best = (-np.inf, 4, 0)
+    for beats_per_bar in METERS:
+        for phase in range(beats_per_bar):
+            on = np.zeros(len(beats), dtype=bool)
+            on[phase::beats_per_bar] = True
+            score = evidence[on].mean() - evidence[~on].mean()
+            score -= 0.1 * (beats_per_bar != 4)  # common time unless the evidence says otherwise
+            if score > best[0]:
+                best = (score, beats_per_bar, phase)
+    _, beats_per_bar, phase = best
+    return beats[phase::beats_per_bar], beats_per_bar
+
+
+def beat_grid(features: MusicFeatures, start_bpm: float | None = None) -> BeatGrid:
+    """Tempo and beats of the signal (memoised per hint)."""
+
+    def compute() -> BeatGrid:
+        import librosa
+
+        envelope = features.pulse_envelope
+        empty = BeatGrid(None, 0.0, np.zeros(0), ())
+        if features.silent or features.duration_s < MIN_DURATION_S or envelope.max() <= 0:
+            return empty
+        centre, octaves = (start_bpm, HINT_OCTAVES) if start_bpm else (PRIOR_BPM, PRIOR_OCTAVES)
+        bpm, hypotheses = choose_tempo(envelope, centre, octaves)
+        if bpm is None:
+            return empty
+        _, frames = librosa.beat.beat_track(
+            onset_envelope=envelope, sr=ANALYSIS_SR, hop_length=HOP, bpm=bpm, tightness=100, trim=True
+        )
+        beats = _smooth(MusicFeatures.frame_times(frames))
+        fitted = _fit_bpm(beats) or bpm
+        confidence = _confidence(envelope, beats, hypotheses)
+        candidates = tuple((round(float(b), 1), round(float(s), 3)) for b, s in hypotheses[:5])
+        return BeatGrid(round(float(fitted), 1), confidence, beats, candidates)
+
+    return features.memo(f"beat_grid:{start_bpm}", compute)
+
+
+def _confidence(envelope: np.ndarray, beats: np.ndarray, hypotheses: list[tuple[float, float]]) -> float:
+    """0..1 from periodicity (autocorrelation peak), beat regularity and on-beat salience."""
+    if len(beats) < 4:
+        return 0.0
+    periodicity = float(np.clip(hypotheses[0][1] / 0.5, 0, 1))
+    intervals = np.diff(beats)
+    regularity = float(np.clip(1.0 - 4.0 * intervals.std() / intervals.mean(), 0, 1))
+    salience = float(np.clip((_beat_strengths(envelope, beats).mean() / (envelope.mean() + 1e-9) - 1.0) / 2.0, 0, 1))
+    return round(periodicity ** (1 / 3) * regularity ** 0.5 * salience ** 0.5, 3)
+
+
+def detect_beats(
+    samples: np.ndarray,
+    sr: int,
+    *,
+    start_bpm: float | None = None,
+    max_beats: int = 2000,
+    features: MusicFeatures | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER,
+) -> BeatsResult:
+    """Tempo (BPM), beat and downbeat times, time-signature guess and confidence."""
+    features = features or MusicFeatures(samples, sr, cancel)
+    stages = Stages(3, progress, cancel)
+    _ = features.pulse_envelope
+    stages("onset strength")
+    grid = beat_grid(features, start_bpm)
+    stages("beats")
+    downbeat_times, beats_per_bar = meter(features, grid)
+    stages("downbeats")
+    beats = [round(float(b), 3) for b in grid.beats]
+    downbeats = [round(float(b), 3) for b in downbeat_times]
+    signature = f"{beats_per_bar}/4" if grid.bpm else None
+    if grid.bpm is None:
+        summary = "No steady beat found (too short, silent or arrhythmic)."
+    else:
+        summary = (
+            f"{grid.bpm:g} BPM in {signature}, {len(beats)} beats, confidence {grid.confidence:.2f}."
+        )
+    return BeatsResult(
+        bpm=grid.bpm,
+        confidence=grid.confidence,
+        time_signature=signature,
+        beats=beats[:max_beats],
+        downbeats=downbeats[:max_beats],
+        beat_count=len(beats),
+        beats_truncated=len(beats) > max_beats,
+        tempo_candidates=[{"bpm": b, "score": s} for b, s in grid.tempo_candidates],
+        summary=summary,
+    )
+
+
+def onset_frames(features: MusicFeatures) -> np.ndarray:
+    """Frames of the peaks of the onset envelope (librosa's peak picking), memoised."""
+
+    def compute() -> np.ndarray:
+        import librosa
+
+        envelope = features.onset_envelope
+        if features.silent or envelope.max() <= 0 or len(envelope) < 4:
+            return np.zeros(0, dtype=int)
+        return librosa.onset.onset_detect(onset_envelope=envelope, sr=ANALYSIS_SR, hop_length=HOP, units="frames")
+
+    return features.memo("onset_frames", compute)
+
+
+def detect_onsets(
+    samples: np.ndarray,
+    sr: int,
+    *,
+    max_onsets: int = 2000,
+    backtrack: bool = False,
+    features: MusicFeatures | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER,
+) -> OnsetsResult:
+    """Note/hit onset times (seconds) with their relative strengths (0..1); `backtrack` moves
+    each onset back to the energy minimum before it (a better cut point)."""
+    import librosa
+
+    features = features or MusicFeatures(samples, sr, cancel)
+    envelope = features.onset_envelope
+    frames = onset_frames(features)
+    progress(1, 1, "onsets")
+    strengths = envelope[frames] / envelope.max() if len(frames) else np.zeros(0)
+    if backtrack and len(frames):
+        frames = librosa.onset.onset_backtrack(frames, envelope)
+    times = MusicFeatures.frame_times(frames)
+    rate = len(times) / features.duration_s if features.duration_s > 0 else 0.0
+    return OnsetsResult(
+        onsets=[round(float(t), 3) for t in times[:max_onsets]],
+        strengths=[round(float(s), 3) for s in strengths[:max_onsets]],
+        onset_count=len(times),
+        truncated=len(times) > max_onsets,
+        onsets_per_second=round(rate, 2),
+        summary=f"{len(times)} onsets ({rate:.1f} per second).",
+    )
+
+
+def click_track(
+    beats: np.ndarray | list[float],
+    downbeats: np.ndarray | list[float],
+    sr: int,
+    frames: int,
+    channels: int = 1,
+    level_db: float = -6.0,
+) -> np.ndarray:
+    """Short decaying sine blips on each beat (higher on downbeats), shape (channels, frames),
+    to mix over the original and hear whether the grid is right."""
+    out = np.zeros(frames, dtype=np.float32)
+    length = int(0.03 * sr)
+    t = np.arange(length) / sr
+    envelope = np.exp(-t / 0.008).astype(np.float32) * np.float32(10 ** (level_db / 20))
+    down = {int(round(d * sr)) for d in downbeats}
+    for beat in beats:
+        start = int(round(beat * sr))
+        if not 0 <= start < frames:
+            continue
+        freq = DOWNBEAT_CLICK_HZ if start in down else CLICK_HZ
+        blip = envelope * np.sin(2 * np.pi * freq * t).astype(np.float32)
+        stop = min(frames, start + length)
+        out[start:stop] += blip[: stop - start]
+    return np.tile(out, (channels, 1))

@@ -1,0 +1,39 @@
+"""list_models / pull_model over MCP: the registry, the cache dir, and the download policy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from model_fixtures import isolated_home
+from wire import assert_tool_error, wire
+
+pytestmark = pytest.mark.usefixtures("isolated_home")
+assert isolated_home
+
+
+async def test_list_models_reports_registry_bundled_and_added(call, settings, tmp_path):
+    from audiolla_mcp.models import add
+
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "m.onnx").write_bytes(b"\0" * 10)
+    add("mine", tmp_path / "w")
+    data = wire(await call("list_models"))["structuredContent"]
+    by_name = {m["name"]: m for m in data["models"]}
+    assert by_name["silero-vad"]["installed"] and by_name["silero-vad"]["origin"] == "bundled"
+    assert not by_name["htdemucs"]["installed"] and by_name["htdemucs"]["size_mb"] == 80
+    assert by_name["mine"]["origin"] == "added" and by_name["mine"]["family"] == "uvr"
+    assert data["models_dir"] == str(settings.models_dir) and data["downloads_enabled"] is False
+    only = wire(await call("list_models", {"family": "demucs", "installed_only": True}))["structuredContent"]
+    assert only["models"] == []
+
+
+async def test_pull_model_is_refused_unless_downloads_are_enabled(call):
+    assert_tool_error(await call("pull_model", {"name": "htdemucs"}),
+                      "downloads are disabled", "audiolla-mcp models pull htdemucs", "AUDIOLLA_AUTO_DOWNLOAD=1")
+    assert_tool_error(await call("pull_model", {"name": "nope"}), "unknown model 'nope'")
+    bundled = wire(await call("pull_model", {"name": "silero-vad"}))["structuredContent"]
+    assert bundled["ok"] is True
