@@ -51,7 +51,7 @@ def _require(found: bool, what: str) -> None:
 def inspector() -> list[str]:
     node = _node()
     _require(bool(node) and INSPECTOR.is_file(), "the MCP Inspector CLI (node + @modelcontextprotocol/inspector)")
-    return [node, str(INSPECTOR), "--cli"]
+    return [node, str(INSPECTOR), "--cli", "--connect-timeout", "120000"]  # a cold server start can be slow
 
 
 def run_client(args: list[str], timeout: float = 120) -> dict:
@@ -115,7 +115,7 @@ def test_fastmcp_cli_calls_tools_over_http(workspace: Path) -> None:
     write_tone(workspace / "tone.wav", 1.0)
     server = start_http(workspace, "--token", TOKEN)
     try:
-        base = [str(FASTMCP), "call", server.url]
+        base = [str(FASTMCP), "call", server.url, "--timeout", "120"]
         info = run_client([*base, "audio_info", "input=tone.wav", "--auth", TOKEN, "--json"])
         assert not info["is_error"] and info["structured_content"]["sample_rate"] == 44100
         steps = {"input": "tone.wav", "steps": [{"op": "trim", "params": {"start_s": 0.25}}, {"op": "reverse"}]}

@@ -300,12 +300,13 @@ async def execute(
 
     A background job with a `webhook_url` POSTs its record there when it finishes."""
     app = app_of(ctx)
+    name, arguments = CURRENT_CALL.get()
+    _check_outputs(app, arguments)
     if webhook_url and not background:
         raise ToolError("webhook_url is used only with background=true; add background=true or drop webhook_url.")
     if background:
         if result_type is None:
             raise ToolError("This tool does not run in the background; call it without background=true.")
-        name, arguments = CURRENT_CALL.get()
         record = app.jobs.submit(
             name, _loggable(arguments), lambda p, c: _run_job(app, work, p, c), on_finish=_webhook(app, webhook_url)
         )
@@ -331,6 +332,19 @@ async def execute(
         record_written(wrote)
         await notify_files_changed(ctx)
     return reply_result(app, reply, inline=inline)
+
+
+OUTPUT_ARGUMENTS = ("output", "midi_output", "folder", "output_names")
+"""Arguments that name where results go (HOWTO's conventions); `output_names` maps names to paths."""
+
+
+def _check_outputs(app: App, arguments: dict[str, Any]) -> None:
+    """Refuse an output path that leaves the workspace before the work starts, not after it."""
+    for name in OUTPUT_ARGUMENTS:
+        value = arguments.get(name)
+        for path in value.values() if isinstance(value, dict) else [value]:
+            if isinstance(path, str) and path:
+                app.workspace.resolve(path, must_exist=False, what=name)
 
 
 WRITTEN: ContextVar[list[Path] | None] = ContextVar("audiolla_written", default=None)
