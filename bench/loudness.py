@@ -2,7 +2,7 @@
 
 measure: 30 s and 3 min of Gaussian noise (−20 dBFS RMS), pink noise (−20 dBFS RMS) and
 programme-like music (a chord over drum pulses). normalize: 3 min of that music to −7 LUFS under
-a −1 dBTP ceiling (about 12 dB of true-peak limiting) and to −23 LUFS (a gain alone).
+a −1 dBTP ceiling (about 12 dB of true-peak limiting) and to −20 LUFS (a gain of +2.3 dB alone).
 pyloudnorm measures the integrated loudness only and normalises by a gain only (no limiter):
 it is the floor of what the same job costs in plain numpy/scipy, not the same work.
 Targets: measure 30 s ≤ 40 ms; normalize 3 min ≤ 1.5 s with limiting, ≤ 0.5 s without.
@@ -21,7 +21,9 @@ import importlib.util
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -35,7 +37,7 @@ from loudness_signals import music_like, pink_noise
 
 SR = 44100
 LIMITED = (-7.0, -1.0)
-GAIN_ONLY = (-23.0, -1.0)
+GAIN_ONLY = (-20.0, -1.0)
 
 
 def _load(path: str) -> ModuleType:
@@ -88,11 +90,11 @@ def _same(ours: object, before: object) -> str:
 def _measure_rows(seconds: int, baseline: ModuleType | None, repeats: int) -> None:
     meter = pyloudnorm.Meter(SR)
     for name, signal in _signals(seconds).items():
-        runs = {"ours": lambda: loudness.measure(signal, SR),
-                "pyloudnorm": lambda: meter.integrated_loudness(signal.T)}
+        runs = {"ours": partial(loudness.measure, signal, SR),
+                "pyloudnorm": partial(meter.integrated_loudness, signal.T)}
         counts = {"ours": repeats, "pyloudnorm": max(1, repeats // 2)}
         if baseline is not None:
-            runs["before"] = lambda: baseline.measure(signal, SR)
+            runs["before"] = partial(baseline.measure, signal, SR)
             counts["before"] = repeats
         print(_line(f"measure {seconds:3d} s {name}", _timed(runs, counts)))
         if baseline is not None:
@@ -100,7 +102,9 @@ def _measure_rows(seconds: int, baseline: ModuleType | None, repeats: int) -> No
 
 
 def _pyloudnorm_normalize(meter: pyloudnorm.Meter, signal: np.ndarray, target: float) -> np.ndarray:
-    return pyloudnorm.normalize.loudness(signal.T, meter.integrated_loudness(signal.T), target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns of the clipping it leaves, having no limiter
+        return pyloudnorm.normalize.loudness(signal.T, meter.integrated_loudness(signal.T), target)
 
 
 def _normalize_rows(baseline: ModuleType | None, repeats: int) -> None:
@@ -109,13 +113,13 @@ def _normalize_rows(baseline: ModuleType | None, repeats: int) -> None:
     found = loudness.measure(signal, SR)
     for (target, ceiling), label in [(LIMITED, "limited"), (GAIN_ONLY, "gain only")]:
         over = found.true_peak_dbtp + target - found.integrated_lufs - ceiling
-        runs = {"ours": lambda: loudness.normalize(signal, SR, target, ceiling),
-                "pyloudnorm": lambda: _pyloudnorm_normalize(meter, signal, target)}
+        runs = {"ours": partial(loudness.normalize, signal, SR, target, ceiling),
+                "pyloudnorm": partial(_pyloudnorm_normalize, meter, signal, target)}
         counts = {"ours": repeats, "pyloudnorm": max(1, repeats // 2)}
         if baseline is not None:
-            runs["before"] = lambda: baseline.normalize(signal, SR, target, ceiling)
+            runs["before"] = partial(baseline.normalize, signal, SR, target, ceiling)
             counts["before"] = max(1, repeats // 2)
-        print(_line(f"normalize 180 s music, {label} ({max(over, 0):.1f} dB over)", _timed(runs, counts)))
+        print(_line(f"normalize 180 s music, {label} ({over:+.1f} dB at gain)", _timed(runs, counts)))
         _, report = loudness.normalize(signal, SR, target, ceiling)
         print(f"  {report}")
         if baseline is not None:

@@ -3,8 +3,9 @@
 Every path a client gives is relative to the workspace root (or a `workspace://` URI) and is
 checked before use: no absolute paths, no `..`, no hidden or internal names (also not through a
 link), no NUL or control characters, no percent-encoded dots or separators, no Windows separators
-or drive letters, no symlink or hard-link escape, no device files, no overlong names. Files are written atomically (hidden temp file + rename), never
-overwrite an existing file unless asked, and count against an optional quota.
+or drive letters, no symlink or hard-link escape, no device files, no overlong names. Files are
+written atomically (hidden temp file + rename; temp files orphaned by a crash are removed at the
+next start), never overwrite an existing file unless asked, and count against an optional quota.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import unquote
 from .errors import ToolError
 
 URI_SCHEME = "workspace://"
+TEMP_PREFIX = ".tmp-"
 INTERNAL_DIR = ".audiolla"
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -58,6 +60,16 @@ _ENCODED_UNSAFE = re.compile(r"%(?:2e|2f|5c|[01][0-9a-f]|7f)", re.IGNORECASE)
 """A percent-encoded dot, separator or control character left after decoding: never a real name."""
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def mime_type(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     return _MIME_OVERRIDES.get(suffix) or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
@@ -80,6 +92,7 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self.quota_bytes = quota_bytes
         self.max_file_bytes = max_file_bytes
+        self.remove_orphaned_temp_files()
 
     @property
     def internal_dir(self) -> Path:
@@ -189,7 +202,7 @@ class Workspace:
     def atomic(self, target: Path) -> Iterator[Path]:
         """Yield a hidden temp path beside `target`; rename it into place only on success."""
         self._make_folder(target)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=target.suffix, dir=target.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -207,6 +220,17 @@ class Workspace:
             raise ToolError(
                 f"Cannot write {self.rel(target)!r}: part of its folder path is an existing file; choose another name."
             ) from None
+
+    def remove_orphaned_temp_files(self) -> list[str]:
+        """Remove temp files whose writer died mid-write (kill -9, power loss): they are hidden, but
+        would hold disk space and quota forever. A temp file names its writer's process id."""
+        removed = []
+        for path in self.root.rglob(f"{TEMP_PREFIX}*"):
+            writer = path.name[len(TEMP_PREFIX):].split("-", 1)[0]
+            if path.is_file() and not path.is_symlink() and not (writer.isdigit() and _alive(int(writer))):
+                path.unlink(missing_ok=True)
+                removed.append(path.relative_to(self.root).as_posix())
+        return removed
 
     def write_bytes(self, target: Path, data: bytes) -> Path:
         with self.atomic(target) as tmp:

@@ -76,9 +76,9 @@ async def test_melody_to_midi(call, signals, workspace):
 
 
 async def test_structure(call, signals):
-    signals.write("form.wav", ms.sectioned_song("ABAB", bpm=120, bars_per_section=4).audio(), SR)
+    signals.write("form.wav", ms.sectioned_song("ABACAB", bpm=120, bars_per_section=4).audio(), SR)
     data = (await call("segment_structure", {"input": "form.wav"})).structured_content
-    assert data["form"] == "ABAB"
+    assert data["form"] == "ABACAB"
 
 
 async def test_silence_clipping_and_stereo(call, signals):

@@ -37,10 +37,10 @@ PATH_NAMES = frozenset(
     {"input", "inputs", "output", "path", "source", "destination", "folder", "prefix", "ir", "soundfont",
      "reference", "trigger", "compare_with", "like", "midi_output", "output_names"}
 )
-PATH_TEXT = re.compile(r"workspace (?:path|file|folder|audio)|workspace://|in the workspace|\bfolder\b", re.I)
+PATH_TEXT = re.compile(r"workspace (?:path|file|folder|audio)|workspace://|in the workspace|\bfolder\b", re.IGNORECASE)
 WRITE_NAMES = frozenset({"output", "destination", "midi_output", "output_names", "folder"})
-WRITE_TEXT = re.compile(r"^(?:workspace (?:path|folder) for|new workspace path|where the result|custom workspace paths)", re.I)
-FREE_ARGUMENTS = re.compile(r"\barguments\b", re.I)
+WRITE_TEXT = re.compile(r"^(?:workspace (?:path|folder) for|new workspace path|where the result|custom workspace paths)", re.IGNORECASE)
+FREE_ARGUMENTS = re.compile(r"\barguments\b", re.IGNORECASE)
 """A free-form object described as a tool's arguments (pipeline steps, batch params) carries paths."""
 QUOTED = re.compile(r"'([^']+)'")
 LISTED = re.compile(r"\(([\w-]+),")
@@ -65,18 +65,18 @@ class PathParam:
         return f"{self.tool}:{text.lstrip('.')}"
 
 
-def _deref(node: dict, defs: dict) -> dict:
+def deref(node: dict, defs: dict) -> dict:
     while "$ref" in node:
         target = defs[node["$ref"].rsplit("/", 1)[-1]]
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
     return node
 
 
-def _branches(node: dict) -> list[dict]:
+def branches(node: dict) -> list[dict]:
     return node.get("anyOf") or node.get("oneOf") or []
 
 
-def _types(node: dict) -> set[str]:
+def schema_types(node: dict) -> set[str]:
     kind = node.get("type")
     return set(kind) if isinstance(kind, list) else {kind} if kind else set()
 
@@ -93,11 +93,11 @@ def path_params(tool: str, schema: dict) -> list[PathParam]:
     found: list[PathParam] = []
 
     def walk(node: dict, locator: tuple[Step, ...], name: str, description: str) -> None:
-        node = _deref(node, defs)
+        node = deref(node, defs)
         description = node.get("description") or description
-        for index, branch in enumerate(_branches(node)):
+        for index, branch in enumerate(branches(node)):
             walk(branch, (*locator, ("variant", str(index))), name, description)
-        types = _types(node)
+        types = schema_types(node)
         if "object" in types or "properties" in node:
             for key, sub in node.get("properties", {}).items():
                 walk(sub, (*locator, ("prop", key)), key, "")
@@ -110,17 +110,17 @@ def path_params(tool: str, schema: dict) -> list[PathParam]:
         if "array" in types:
             walk(node.get("items", {}), (*locator, ("item",)), name, description)
         if "string" in types and is_path(name, description):
-            found.append(PathParam(tool, locator, _role(name, description), _kind(name, description)))
+            found.append(PathParam(tool, locator, path_role(name, description), path_kind(name, description)))
 
     walk(schema, (), "", "")
     return found
 
 
-def _role(name: str, description: str) -> Literal["read", "write"]:
+def path_role(name: str, description: str) -> Literal["read", "write"]:
     return "write" if name in WRITE_NAMES or WRITE_TEXT.search(description) else "read"
 
 
-def _kind(name: str, description: str) -> Literal["audio", "midi", "soundfont", "folder"]:
+def path_kind(name: str, description: str) -> Literal["audio", "midi", "soundfont", "folder"]:
     text = description.lower()
     if "midi file" in text:
         return "midi"
@@ -157,7 +157,7 @@ class Builder:
         """Top-level arguments a tool needs to get as far as its paths (e.g. write_tags' tags)."""
 
     def minimal(self, node: dict, name: str = "", description: str = "") -> Any:
-        node = _deref(node, self.defs)
+        node = deref(node, self.defs)
         description = node.get("description") or description
         if "const" in node:
             return node["const"]
@@ -165,10 +165,10 @@ class Builder:
             return node["enum"][0]
         if "default" in node:
             return copy.deepcopy(node["default"])
-        branches = [b for b in _branches(node) if _types(_deref(b, self.defs)) != {"null"}]
-        if branches:
-            return self.minimal(branches[0], name, description)
-        types = _types(node) - {"null"}
+        options = [b for b in branches(node) if schema_types(deref(b, self.defs)) != {"null"}]
+        if options:
+            return self.minimal(options[0], name, description)
+        types = schema_types(node) - {"null"}
         if "object" in types or "properties" in node:
             return self._object(node)
         if "array" in types:
@@ -188,26 +188,26 @@ class Builder:
         required = node.get("required", [])
         instance = {key: self.minimal(properties[key], key) for key in required}
         for key, sub in properties.items():
-            sub = _deref(sub, self.defs)
+            sub = deref(sub, self.defs)
             description = sub.get("description", "")
             types = self._types_of(sub)
             if "array" in types:
-                types |= self._types_of(_deref(sub.get("items") or next(
-                    (b.get("items", {}) for b in _branches(sub) if "items" in b), {}), self.defs))
+                types |= self._types_of(deref(sub.get("items") or next(
+                    (b.get("items", {}) for b in branches(sub) if "items" in b), {}), self.defs))
             if key in instance or "string" not in types:
                 continue
-            if is_path(key, description) and _role(key, description) == "read":
-                value = benign(PathParam(self.tool, (), "read", _kind(key, description)))
+            if is_path(key, description) and path_role(key, description) == "read":
+                value = benign(PathParam(self.tool, (), "read", path_kind(key, description)))
                 if value is not None:
                     instance[key] = [value] if "array" in self._types_of(sub) else value
         return instance
 
     def _types_of(self, node: dict) -> set[str]:
-        return _types(node).union(*(_types(_deref(b, self.defs)) for b in _branches(node)))
+        return schema_types(node).union(*(schema_types(deref(b, self.defs)) for b in branches(node)))
 
     def _string(self, node: dict, name: str, description: str) -> str:
         if is_path(name, description):
-            param = PathParam(self.tool, (), _role(name, description), _kind(name, description))
+            param = PathParam(self.tool, (), path_role(name, description), path_kind(name, description))
             return benign(param) or SEED_AUDIO
         if name.endswith("base64") and self.seed_base64:
             return self.seed_base64
@@ -227,13 +227,13 @@ class Builder:
 
     def place(self, node: dict, locator: tuple[Step, ...], value: Any, name: str = "", description: str = "") -> Any:
         """A minimal instance of `node` with `value` at `locator`."""
-        node = _deref(node, self.defs)
+        node = deref(node, self.defs)
         description = node.get("description") or description
         if not locator:
             return value
         step, rest = locator[0], locator[1:]
         if step[0] == "variant":
-            return self.place(_branches(node)[int(step[1])], rest, value, name, description)
+            return self.place(branches(node)[int(step[1])], rest, value, name, description)
         if step[0] == "item":
             count = min(max(2, node.get("minItems", 0)), node.get("maxItems", 2))
             items = node.get("items", {})
@@ -265,9 +265,21 @@ SECRET_SECONDS = 0.8125
 
 def write_tone(path: Path, seconds: float, sr: int = 44100, channels: int = 2, freq: float = 440.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(round(seconds * sr)), dtype=np.float32) / sr
+    t = np.arange(round(seconds * sr), dtype=np.float32) / sr
     tone = (0.25 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     sf.write(str(path), np.tile(tone, (channels, 1)).T, sr, subtype="PCM_16")
+    return path
+
+
+def write_seed(path: Path, seconds: float = 3.0, sr: int = 44100) -> Path:
+    """A tone with a click every half second: long enough for chromaprint, with a beat to find."""
+    write_tone(path, seconds, sr)
+    data, _ = sf.read(str(path), dtype="float32")
+    burst = int(0.03 * sr)
+    click = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(burst) / sr) * np.exp(-np.arange(burst) / (0.01 * sr))
+    for start in range(0, len(data) - burst, sr // 2):
+        data[start:start + burst] += click[:, None].astype(np.float32)
+    sf.write(str(path), data, sr, subtype="PCM_16")
     return path
 
 
@@ -301,8 +313,8 @@ class Sandbox:
         (outside / "secret.txt").write_text("outside the workspace\n")
         (outside / "dir").mkdir()
         write_tone(outside / "dir" / "secret.wav", SECRET_SECONDS, freq=997.0)
-        write_tone(workspace / SEED_AUDIO, 1.0)
-        write_tone(workspace / SEED_FOLDER / SEED_AUDIO, 1.0)
+        write_seed(workspace / SEED_AUDIO)
+        write_seed(workspace / SEED_FOLDER / SEED_AUDIO)
         write_midi(workspace / SEED_MIDI)
         box.plant_links()
         return box
@@ -401,7 +413,6 @@ CORPUS: tuple[Case, ...] = (
     # sizes and emptiness
     Case("overlong-name", "a" * 300 + ".{ext}"),
     Case("overlong-path", ("d" * 200 + "/") * 6 + "x.{ext}"),
-    Case("empty", ""),
     Case("blank", "   "),
     Case("dot", "."),
     # Unicode look-alikes
@@ -457,26 +468,35 @@ class Session:
     def call(self, name: str, arguments: dict[str, Any], timeout_s: float = 30.0) -> Outcome:
         return self.portal.call(self.outcome, name, arguments, timeout_s)
 
-    def call_many(self, calls: list[tuple[str, dict[str, Any]]], timeout_s: float = 30.0, concurrency: int = 8) -> list[Outcome]:
-        """Many calls, outcomes in order. Calls to one tool run one after another (an engine may
-        keep per-model state); different tools run at the same time, `concurrency` at most."""
-        return self.portal.call(self._call_many, calls, timeout_s, concurrency)
+    def call_many(
+        self,
+        calls: list[tuple[str, dict[str, Any]]],
+        timeout_s: float = 30.0,
+        concurrency: int = 8,
+        queues: list[str] | None = None,
+    ) -> list[Outcome]:
+        """Many calls, outcomes in order. Calls in one queue (default: one per tool, since an
+        engine may keep per-model state) run one after another; queues run side by side,
+        `concurrency` at most."""
+        return self.portal.call(self._call_many, calls, timeout_s, concurrency, queues or [n for n, _ in calls])
 
-    async def _call_many(self, calls: list[tuple[str, dict[str, Any]]], timeout_s: float, concurrency: int) -> list[Outcome]:
+    async def _call_many(
+        self, calls: list[tuple[str, dict[str, Any]]], timeout_s: float, concurrency: int, queues: list[str]
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(calls)
-        by_tool: dict[str, list[int]] = {}
-        for index, (name, _) in enumerate(calls):
-            by_tool.setdefault(name, []).append(index)
+        grouped: dict[str, list[int]] = {}
+        for index, queue in enumerate(queues):
+            grouped.setdefault(queue, []).append(index)
         limiter = anyio.CapacityLimiter(concurrency)
 
-        async def tool_queue(indices: list[int]) -> None:
+        async def drain(indices: list[int]) -> None:
             async with limiter:
                 for index in indices:
                     outcomes[index] = await self.outcome(*calls[index], timeout_s)
 
         async with anyio.create_task_group() as group:
-            for indices in by_tool.values():
-                group.start_soon(tool_queue, indices)
+            for indices in grouped.values():
+                group.start_soon(drain, indices)
         return outcomes  # type: ignore[return-value]
 
     async def outcome(self, name: str, arguments: dict[str, Any], timeout_s: float = 30.0) -> Outcome:
@@ -505,6 +525,37 @@ class Session:
         return {tool.name: tool.input_schema for tool in self.run(self.client.list_tools).tools}
 
 
+class DirectSession(Session):
+    """Calls the server object's own `call_tool`: argument validation, the tool body and the
+    workspace exactly as served, without the JSON-RPC round trip (several times faster), for
+    matrices of thousands of calls."""
+
+    def __init__(self, portal: BlockingPortal, server: Any, app: Any = None):
+        super().__init__(portal, client=None, app=app)  # type: ignore[arg-type]
+        self.server = server
+
+    async def outcome(self, name: str, arguments: dict[str, Any], timeout_s: float = 30.0) -> Outcome:
+        from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(timeout_s):
+                result = await self.server.call_tool(name, arguments)
+        except TimeoutError:
+            return Outcome("hang", f"no reply in {timeout_s:g} s", None, time.perf_counter() - started)
+        except UnexpectedToolError as exc:
+            return Outcome("internal", f"{exc!r} from {exc.__cause__!r}", None, time.perf_counter() - started)
+        except ToolError as exc:
+            return Outcome("error", str(exc), None, time.perf_counter() - started)
+        except MCPError as exc:
+            return Outcome("protocol", str(exc), None, time.perf_counter() - started)
+        text = "\n".join(getattr(block, "text", "") for block in result.content)
+        return Outcome("error" if result.is_error else "result", text, result.structured_content, time.perf_counter() - started)
+
+    def schemas(self) -> dict[str, dict]:
+        return {tool.name: tool.input_schema for tool in self.portal.call(self.server.list_tools)}
+
+
 @contextmanager
 def session(target: Any, **options: Any) -> Iterator[Session]:
     """`target`: an MCPServer (in-process), StdioServerParameters, a transport or a URL."""
@@ -512,18 +563,34 @@ def session(target: Any, **options: Any) -> Iterator[Session]:
         yield Session(portal, client)
 
 
-@contextmanager
-def served(box: Sandbox, **overrides: Any) -> Iterator[Session]:
-    """An in-process server on the sandbox's workspace with every toolset, and a client on it."""
+def build(box: Sandbox, **overrides: Any) -> tuple[Any, Any]:
+    """An in-process server (every toolset) on the sandbox's workspace, and its App."""
     from audiolla_mcp.config import Settings
     from audiolla_mcp.server import build_server, make_app
 
     settings = Settings.from_env(workspace=box.workspace, toolsets=["all"], models_dir=box.root / MODELS_DIR, **overrides)
     app = make_app(settings)
+    return build_server(settings, app), app
+
+
+@contextmanager
+def direct_session(server: Any, app: Any) -> Iterator[DirectSession]:
+    with start_blocking_portal() as portal:
+        yield DirectSession(portal, server, app)
+
+
+@contextmanager
+def served(box: Sandbox, *, direct: bool = False, **overrides: Any) -> Iterator[Session]:
+    """`build`, then a client on it (or, with `direct`, a `DirectSession`); jobs stop at the end."""
+    server, app = build(box, **overrides)
     try:
-        with session(build_server(settings, app)) as connected:
-            connected.app = app
-            yield connected
+        if direct:
+            with direct_session(server, app) as connected:
+                yield connected
+        else:
+            with session(server) as connected:
+                connected.app = app
+                yield connected
     finally:
         app.jobs.shutdown()
 

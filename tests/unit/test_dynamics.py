@@ -50,11 +50,21 @@ def test_multiband_band_count_is_checked():
 
 def test_compressor_soft_knee_at_the_threshold():
     x = tone(200, 2.0, amp=10 ** (-20 / 20))  # peaks exactly at the threshold
-    _, reduction = dynamics.compress(x, x, SR, -20, 4, 5, 200, knee_db=12)
+    out = np.zeros_like(x)
+    reduction = dynamics.compress(x, x, SR, -20, 4, 5, 200, out, knee_db=12)
     # Giannoulis soft knee at the threshold: (1 - 1/R)·(W/2)²/(2W) = 0.75 · 12/8 dB
     assert reduction.max_db == pytest.approx(0.75 * 12 / 8, abs=0.1)
-    _, reduction = dynamics.compress(x, x, SR, -20, 4, 5, 200, knee_db=0)
-    assert reduction.max_db == 0
+    assert gain_db(x[0], out[0], 200, 1.0, 2.0) == pytest.approx(-0.75 * 12 / 8, abs=0.1)
+    out = np.zeros_like(x)
+    assert dynamics.compress(x, x, SR, -20, 4, 5, 200, out, knee_db=0).max_db == 0
+    np.testing.assert_array_equal(out, x)
+
+
+def test_compress_adds_into_the_output_with_makeup():
+    x, bed = tone(300, 1.0, amp=0.1), tone(1000, 1.0, amp=0.2)
+    out = bed.copy()
+    dynamics.compress(x, x, SR, -6, 4, 5, 100, out, makeup_db=6.0206)  # under threshold: makeup only
+    np.testing.assert_allclose(out, bed + 2 * x, atol=1e-6)
 
 
 def transient_gain(x: np.ndarray, y: np.ndarray, start_s: float, stop_s: float) -> np.ndarray:

@@ -17,7 +17,6 @@ CASES = [
     (2, "major", ("I", "IV", "V7", "I", "vi", "ii", "V", "I"), ms.PIANO, "pulse"),
     (9, "minor", ("i", "iv", "V7", "i", "VI", "iio6", "V", "i"), ms.STRINGS, "block"),
     (10, "major", ("I", "vi", "IV", "V", "I", "ii7", "V7", "I"), ms.ORGAN, "arpeggio"),
-    (6, "minor", ("i", "VI", "III", "VII", "iv", "V", "i"), ms.GUITAR, "pulse"),
     (4, "minor", ("i", "iv", "i64", "V7", "i", "III", "iv", "V", "i"), ms.EPIANO, "chorale"),
 ]
 

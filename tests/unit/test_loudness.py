@@ -19,6 +19,8 @@ from loudness_signals import (
     Case,
     band_limited_noise,
     drum_pulses,
+    faded,
+    music_like,
     pink_noise,
     silence,
     sine,
@@ -181,6 +183,71 @@ def test_true_peak_equals_full_oversampling(make) -> None:
     assert report.true_peak_dbtp >= report.sample_peak_dbfs
 
 
+def _true_peak_by_brute_force(x: np.ndarray) -> float:
+    """Every point of the module's own interpolator after every sample, by plain correlation."""
+    half = loudness.TAPS_PER_PHASE // 2
+    best = float(np.abs(x).max())
+    for channel in x.astype(np.float64):
+        padded = np.concatenate([np.zeros(half - 1), channel, np.zeros(half)])
+        for phase in loudness._interpolator():
+            best = max(best, float(np.abs(np.correlate(padded, phase, "valid")).max()))
+    return best
+
+
+def _edges() -> np.ndarray:
+    """The true peak between the first two samples (the tile whose filter reaches before the
+    signal), a full-scale step at the very end, and a length that is not a whole number of
+    tiles."""
+    signal = faded(sine(SR / 4, -12, 0.1, phase_deg=45))[:, :4801]
+    signal[0, :2] = [0.5, -0.5]
+    signal[1, -2:] = [-0.6, 0.6]
+    return signal
+
+
+def _with_burst(signal: np.ndarray, peak_dbfs: float, channel: int) -> np.ndarray:
+    """`signal` with an fs/4 burst at 45° laid over its second second: a true peak above every
+    sample, in a tile whose own samples (3 dB under) stay under the signal's sample peak."""
+    out = signal.copy()
+    burst = faded(sine(SR / 4, peak_dbfs, 0.05, channels=1, phase_deg=45), seconds=0.005)[0]
+    out[channel, SR : SR + burst.size] = burst
+    return out
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _with_burst(np.random.default_rng(2).normal(0, 0.1, (2, 3 * SR)).astype(np.float32), -5.0, 1),
+    lambda: _with_burst(pink_noise(3, rms_dbfs=-18), -3.0, 0),
+    lambda: music_like(3),
+    lambda: _with_burst(np.concatenate([pink_noise(3, rms_dbfs=-26), silence(3, channels=1)]), -11.0, 2),
+    lambda: np.random.default_rng(4).uniform(-1, 1, (1, 100)).astype(np.float32),
+    _edges,
+], ids=["white", "pink", "music", "three-channels", "100-frames", "edges"])
+def test_pruned_true_peak_search_finds_the_largest_point(make) -> None:
+    """The pruned search returns exactly the largest of all interpolated points."""
+    signal = make()
+    sample_peak, true_peak = loudness._peaks(signal)
+    assert sample_peak == np.abs(signal).max()
+    assert true_peak == pytest.approx(_true_peak_by_brute_force(signal), rel=1e-6)
+
+
+def test_three_channels_sum_their_powers() -> None:
+    """An odd channel count (the K-weighting runs channels in pairs) weighs each channel once."""
+    levels = [-20.0, -26.0, -32.0]
+    signal = np.concatenate([sine(1000, level, 5, channels=1) for level in levels])
+    mono = [loudness.measure(sine(1000, level, 5, channels=1), SR).integrated_lufs for level in levels]
+    expected = 10 * np.log10(sum(10 ** (lufs / 10) for lufs in mono))
+    assert loudness.measure(signal, SR).integrated_lufs == pytest.approx(expected, abs=0.02)
+
+
+def test_any_memory_layout_measures_alike() -> None:
+    signal = pink_noise(3, rms_dbfs=-18)
+    fortran = np.asfortranarray(signal)
+    strided = np.repeat(signal, 2, axis=1)[:, ::2]
+    reference = loudness.measure(signal, SR)
+    assert loudness.measure(fortran, SR) == reference
+    assert loudness.measure(strided, SR) == reference
+    assert loudness.measure(signal.astype(np.float64), SR) == reference
+
+
 def test_progress_and_cancel() -> None:
     calls: list[tuple[float, float]] = []
     loudness.measure(sine(1000, -20, 25), SR, progress=lambda done, total, message=None: calls.append((done, total)))
@@ -231,7 +298,8 @@ def test_agrees_with_ffmpeg_ebur128(make, tmp_path) -> None:
     (lambda: drum_pulses(20), -14.0, -1.0, True),
     (lambda: pink_noise(20, rms_dbfs=-30), -9.0, -1.0, True),
     (lambda: pink_noise(20, rms_dbfs=-30), -23.0, -2.0, False),
-], ids=["quiet-sine", "drums", "pink-loud", "pink-broadcast"])
+    (lambda: music_like(20), -7.0, -1.0, True),
+], ids=["quiet-sine", "drums", "pink-loud", "pink-broadcast", "music-12-dB-over"])
 def test_normalize_lands_on_target_under_ceiling(make, target, ceiling, limited) -> None:
     signal = make()
     out, report = loudness.normalize(signal, SR, target, ceiling)
@@ -244,6 +312,37 @@ def test_normalize_lands_on_target_under_ceiling(make, target, ceiling, limited)
     assert (report.limiter_max_reduction_db > 0.5) is limited
     if not limited:
         np.testing.assert_allclose(out, signal * np.float32(10 ** (report.gain_db / 20)), rtol=2e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize("target, limited", [(-7.0, True), (-24.0, False)], ids=["limited", "gain-only"])
+def test_normalize_lands_in_one_exact_pass(target, limited) -> None:
+    """The gain under limiting is found on predicted loudness, so one measure of the output
+    confirms it; and the limiter takes off exactly what the loudest peak needs."""
+    passes: list[float] = []
+    _, report = loudness.normalize(music_like(20), SR, target, -1.0,
+                                   progress=lambda done, total, message=None: passes.append(done))
+    assert passes == [1]
+    assert report.on_target and (report.limiter_max_reduction_db > 10) is limited
+    if limited:
+        needed = report.input_true_peak_dbtp + report.gain_db - report.true_peak_ceiling_dbtp
+        assert report.limiter_max_reduction_db == pytest.approx(needed, abs=0.05)
+
+
+def test_target_out_of_reach_stops_at_the_most_limiting() -> None:
+    """No gain can bring this music to −2 LUFS under −1 dBTP: the limiter stops at its most,
+    the ceiling still holds, and the report says it is off target."""
+    passes: list[float] = []
+    out, report = loudness.normalize(music_like(10), SR, -2.0, -1.0,
+                                     progress=lambda done, total, message=None: passes.append(done))
+    check = loudness.measure(out, SR)
+    assert not report.on_target and check.integrated_lufs < -2.5
+    assert check.true_peak_dbtp <= -1.0 + 0.05
+    assert report.limiter_max_reduction_db == pytest.approx(loudness.LIMITER_MAX_REDUCTION_DB, abs=0.1)
+    assert len(passes) <= 2
+
+
+def test_warm_compiles_without_error() -> None:
+    assert loudness.warm() is None
 
 
 def test_limiter_gain_is_smooth() -> None:

@@ -26,8 +26,8 @@ def _scores(piece: ms.Piece, result: structure.StructureResult) -> tuple[float, 
     return boundary_f, pairwise_f
 
 
-@pytest.mark.parametrize("form", ["ABAB", "ABACAB"])
-def test_sections_and_their_repeats_are_found(form: str) -> None:
+def test_sections_and_their_repeats_are_found() -> None:
+    form = "ABACAB"
     piece = ms.sectioned_song(form, bpm=120, bars_per_section=4)
     result = structure.segment_structure(piece.audio(), SR)
     boundary_f, pairwise_f = _scores(piece, result)
@@ -36,7 +36,7 @@ def test_sections_and_their_repeats_are_found(form: str) -> None:
 
 
 def test_section_count_can_be_fixed() -> None:
-    piece = ms.sectioned_song("ABAB", bpm=120, bars_per_section=4)
+    piece = ms.sectioned_song("ABACAB", bpm=120, bars_per_section=4)
     result = structure.segment_structure(piece.audio(), SR, section_types=1)
     assert result.form == "A" and result.sections[0]["end"] == pytest.approx(piece.duration + 1.0, abs=0.1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -28,8 +28,11 @@ CLIP_SPIKE_RATIO = 1.0
 STEREO_BANDS_HZ = ((20.0, 200.0), (200.0, 4000.0), (4000.0, 20000.0))
 LOOP_BARS = (1, 2, 4, 8, 16)
 SEAM_SEARCH_S = 0.01
+SEAM_CANDIDATES = 8  # best-matching candidates (plus the best two of each length) whose seams are compared
 OCTAVE_BANDS_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 NULL_FLOOR_DB = -150.0
+ALIGN_EXCERPT_S = 20.0
+ALIGN_MIN_EXCERPT_S = 0.5
 
 
 def _db(value: float, floor: float = NULL_FLOOR_DB) -> float:
@@ -355,9 +358,8 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 def stereo_field(samples: np.ndarray, sr: int) -> StereoField:
-    """Correlation, width, balance and mono compatibility of the front left/right pair."""
-    from scipy.signal import butter, sosfiltfilt
-
+    """Correlation, width, balance and mono compatibility of the front left/right pair (band
+    correlations from the cross-spectrum, so bands are brick-wall and cost one FFT per channel)."""
     check_audio(samples, sr)
     if samples.shape[0] == 1:
         return StereoField(1, True, 1.0, 1.0, 0.0, None, 0.0, 0.0, [], False, "Mono: no stereo field.")
@@ -371,18 +373,20 @@ def stereo_field(samples: np.ndarray, sr: int) -> StereoField:
     correlation = _correlation(left, right)
     window = max(int(0.4 * sr), 1)
     n = len(left) // window
-    windows = [
-        c for i in range(n)
-        if (c := _correlation(left[i * window:(i + 1) * window], right[i * window:(i + 1) * window])) is not None
-        and max(np.abs(left[i * window:(i + 1) * window]).max(), np.abs(right[i * window:(i + 1) * window]).max()) > 1e-4
-    ]
+    l_win, r_win = left[: n * window].reshape(n, window), right[: n * window].reshape(n, window)
+    energy = (l_win**2).sum(axis=1) * (r_win**2).sum(axis=1)
+    audible = (energy > 0) & (np.maximum(np.abs(l_win).max(axis=1), np.abs(r_win).max(axis=1)) > 1e-4) if n else np.zeros(0, bool)
+    windows = ((l_win * r_win).sum(axis=1)[audible] / np.sqrt(energy[audible])).tolist()
+    spectrum_l, spectrum_r = np.fft.rfft(left), np.fft.rfft(right)
+    freqs = np.fft.rfftfreq(len(left), 1.0 / sr)
     bands = []
     for lo, hi in STEREO_BANDS_HZ:
         if lo >= sr / 2:
             continue
-        sos = butter(4, [lo, min(hi, sr / 2 * 0.95)], btype="bandpass", fs=sr, output="sos")
-        c = _correlation(sosfiltfilt(sos, left), sosfiltfilt(sos, right))
-        bands.append({"low_hz": lo, "high_hz": min(hi, sr / 2), "correlation": _opt(c, 3)})
+        band = (freqs >= lo) & (freqs < hi)
+        cross = float(np.sum((spectrum_l[band] * np.conj(spectrum_r[band])).real))
+        power = float(np.sqrt(np.sum(np.abs(spectrum_l[band]) ** 2) * np.sum(np.abs(spectrum_r[band]) ** 2)))
+        bands.append({"low_hz": lo, "high_hz": min(hi, sr / 2), "correlation": _opt(cross / power, 3) if power > 0 else None})
     is_mono = e_side <= 1e-8 * (e_mid + 1e-30)
     width = e_side / (e_mid + e_side)
     mono_loss = 10 * np.log10(e_mid / ((e_left + e_right) / 2)) if e_mid > 0 else NULL_FLOOR_DB
@@ -504,15 +508,25 @@ def find_loop_point(
     )
     if not scored or scored[0][0] <= -1.0:
         raise ToolError("no loop candidate fits in the audio; lower min_length_s")
-    score, start_s, end_s, bars = scored[0]
     mono = downmix(samples)
-    start = int(round(start_s * sr))
-    end, seam_db = _refine_seam(mono, start, int(round(end_s * sr)), int(SEAM_SEARCH_S * sr), max(int(0.01 * sr), 16))
+    search, seam_width = int(SEAM_SEARCH_S * sr), max(int(0.01 * sr), 16)
+    lengths: dict[int | None, list] = {}
+    for candidate in scored:
+        lengths.setdefault(candidate[3], []).append(candidate)
+    pool = dict.fromkeys(scored[:SEAM_CANDIDATES] + [c for group in lengths.values() for c in group[:2]])
+    refined = []
+    for score, start_s, end_s, bars in pool:
+        start = int(round(start_s * sr))
+        end, seam_db = _refine_seam(mono, start, int(round(end_s * sr)), search, seam_width)
+        # A seam whose waveform jump is as loud as the signal halves the score; −40 dB costs 1 %.
+        refined.append((score * (1.0 - 0.5 * min(10 ** (seam_db / 20), 1.0)), score, start, end, seam_db, bars))
+    _, score, start, end, seam_db, bars = max(refined, key=lambda r: (r[0], r[5] or 0))
     stages("seam")
     alternatives = [
         {"start_s": round(s, 3), "end_s": round(e, 3), "bars": b, "score": round(max(c, 0.0), 3)}
-        for c, s, e, b in scored[1 : 1 + max_alternatives]
-    ]
+        for c, s, e, b in scored[: 1 + max_alternatives]
+        if abs(s - start / sr) > 0.02 or abs(e - end / sr) > 0.02
+    ][:max_alternatives]
     length = (end - start) / sr
     bar_text = f" ({bars} bars at {grid.bpm:g} BPM)" if bars else ""
     return LoopPoint(
@@ -561,17 +575,21 @@ def _to_common(samples: np.ndarray, sr: int, target_sr: int, channels: int) -> n
     return x
 
 
-def _alignment(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) that best aligns b to a, by FFT cross-correlation of the mono signals."""
-    import scipy.signal
-
+def _alignment(a: np.ndarray, b: np.ndarray, max_lag: int, sr: int) -> int:
+    """Lag (samples) that best aligns b to a (positive: a's content comes later): FFT
+    cross-correlation of a central excerpt of a (up to ALIGN_EXCERPT_S) against the stretch of b
+    it could have moved to."""
     n = min(len(a), len(b))
+    max_lag = min(max_lag, max((n - int(ALIGN_MIN_EXCERPT_S * sr)) // 2, 0))
     if n < 2 or max_lag == 0:
         return 0
-    xc = scipy.signal.correlate(a[:n], b[:n], mode="full", method="fft")
-    lags = np.arange(-n + 1, n)
-    keep = np.abs(lags) <= max_lag
-    return int(lags[keep][np.argmax(xc[keep])])
+    length = min(int(ALIGN_EXCERPT_S * sr), n - 2 * max_lag)
+    start = max_lag + (n - 2 * max_lag - length) // 2
+    excerpt = a[start : start + length]
+    stretch = b[start - max_lag : start + length + max_lag]
+    size = int(2 ** np.ceil(np.log2(len(stretch) + length)))
+    scores = np.fft.irfft(np.fft.rfft(stretch, size) * np.conj(np.fft.rfft(excerpt, size)), size)[: 2 * max_lag + 1]
+    return max_lag - int(np.argmax(scores))
 
 
 def _octave_levels(x: np.ndarray, sr: int) -> np.ndarray:
@@ -609,7 +627,7 @@ def compare_audio(
     b = _to_common(b, sr_b, sr_a, a.shape[0])
     sr = sr_a
     mono_a, mono_b = downmix(a).astype(np.float64), downmix(b).astype(np.float64)
-    lag = _alignment(mono_a, mono_b, int(max_offset_s * sr)) if align else 0
+    lag = _alignment(mono_a, mono_b, int(max_offset_s * sr), sr) if align else 0
     stages("alignment")
     if lag >= 0:
         xa, xb = a[:, lag:], b
@@ -649,13 +667,13 @@ def compare_audio(
         ("Identical (null residual below −90 dB). " if identical else f"Null residual {null_rel:.1f} dB relative to A"
          f" ({matched_rel:.1f} dB after gain matching). ")
         + (f"B is {lufs_delta:+.1f} LU louder" if lufs_delta is not None else "Loudness not comparable")
-        + (f", offset {lag / sr * 1000:+.1f} ms." if lag else ".")
+        + (f", B offset {-lag / sr * 1000:+.1f} ms." if lag else ".")
     )
     return Comparison(
         duration_a_s=round(a.shape[1] / sr, 3),
         duration_b_s=round(b.shape[1] / sr, 3),
         sample_rate=int(sr),
-        offset_s=round(lag / sr, 5),
+        offset_s=round(-lag / sr, 5),
         correlation=_opt(correlation, 4),
         gain_b_to_a_db=gain_db,
         null_residual_dbfs=_db(np.sqrt(residual)),
@@ -694,29 +712,11 @@ def comparison_png(comparison: Comparison, width: int = 1000, height: int = 420)
     return buffer.getvalue()
 
 
-def as_dict(result: object) -> dict:
-    """Plain dict of a result dataclass (nested ones included)."""
-    return asdict(result)
-
-
 def warm() -> None:
-    """Run every analysis path once on a short synthetic clip so librosa's numba kernels are
-    compiled (and cached on disk) before a user's first call."""
-    from .beats import detect_beats, detect_onsets
-    from .chords import detect_chords
-    from .key import detect_key
-
+    """Run `analyze` once on a short clip: compiles the loudness kernels (numba, cached on
+    disk) that analyze, dj_prep, compare and check_delivery use, before a user's first call.
+    The music analysis itself is plain NumPy/SciPy and needs no warming."""
     sr = 22050
-    t = np.arange(int(4 * sr)) / sr
-    clip = np.zeros_like(t)
-    for i, beat in enumerate(np.arange(0.0, 4.0, 0.5)):
-        tone = (i % 4) * 2
-        mask = (t >= beat) & (t < beat + 0.45)
-        clip[mask] += np.sin(2 * np.pi * 220 * 2 ** (tone / 12) * t[mask]) * np.exp(-(t[mask] - beat) * 6)
-    samples = (0.3 * clip)[None, :].astype(np.float32)
-    features = MusicFeatures(samples, sr)
-    detect_beats(samples, sr, features=features)
-    detect_onsets(samples, sr, features=features)
-    detect_key(samples, sr, features=features)
-    detect_chords(samples, sr, features=features)
-    analyze(samples, sr)
+    t = np.arange(4 * sr) / sr
+    pulses = np.sin(2 * np.pi * 220 * t) * np.exp(-(t % 0.5) * 6)
+    analyze((0.3 * pulses)[None, :].astype(np.float32), sr)

@@ -1,8 +1,10 @@
 """Tempo, beats, downbeats, meter and onsets; a click track to check them by ear.
 
 Tempo is chosen among several hypotheses (peaks of the onset-strength autocorrelation) under a
-log-normal prior around 120 BPM (or around the caller's hint). Beats come from dynamic programming (Ellis 2007, librosa) at the chosen
-tempo; downbeats and meter from where accents, low-frequency onsets and harmonic changes recur.
+log-normal prior around 120 BPM (or around the caller's hint). Beats come from dynamic
+programming (Ellis 2007) at the chosen tempo; downbeats and meter from where accents,
+low-frequency onsets and harmonic changes recur. The beat tracker and peak picker reproduce
+librosa's results exactly but are written in NumPy, so no JIT compiler is loaded on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 1.0  # width of the log-normal tempo prior, in octaves
 HINT_OCTAVES = 0.3  # narrower prior when the caller gives `start_bpm`
 ACF_WINDOW = 384  # frames (~8.9 s) per autocorrelation window
+TIGHTNESS = 100.0  # how strictly beats keep to the tempo's period
 MIN_DURATION_S = 1.5  # shorter clips carry no tempo worth reporting
 METERS = (3, 4)
 CLICK_HZ, DOWNBEAT_CLICK_HZ = 1000.0, 1600.0
@@ -104,6 +107,51 @@ def tempo_hypotheses(envelope: np.ndarray, centre: float, octaves: float) -> lis
 def choose_tempo(envelope: np.ndarray, centre: float, octaves: float) -> tuple[float | None, list[tuple[float, float]]]:
     hypotheses = tempo_hypotheses(envelope, centre, octaves)
     return (hypotheses[0][0] if hypotheses else None), hypotheses
+
+
+def track_beats(envelope: np.ndarray, bpm: float, tightness: float = TIGHTNESS) -> np.ndarray:
+    """Beat frames by dynamic programming (Ellis 2007, as in librosa): each beat's score is its
+    smoothed onset strength plus the best predecessor's score, penalised by how far the interval
+    strays (in log time) from the tempo's period; weak leading and trailing beats are dropped."""
+    period = max(int(round(FRAME_RATE * 60.0 / bpm)), 1)
+    onsets = envelope.astype(np.float64) / (envelope.std(ddof=1) + 1e-12)
+    window = np.exp(-0.5 * (np.arange(-period, period + 1) * 32.0 / period) ** 2)
+    local = np.convolve(onsets, window, mode="same")
+    offsets = np.arange(int(round(period / 2)), 2 * period + 1)
+    penalty = tightness * (np.log(offsets) - np.log(period)) ** 2
+    n = len(local)
+    cumulative = np.empty(n)
+    backlink = np.full(n, -1)
+    threshold = 0.01 * local.max()
+    started = False
+    for i in range(n):
+        candidates = i - offsets
+        valid = candidates >= 0
+        best = -1
+        if valid.any():
+            scores = cumulative[candidates[valid]] - penalty[valid]
+            k = int(np.argmax(scores))
+            best = int(candidates[valid][k])
+            cumulative[i] = local[i] + scores[k]
+        else:
+            cumulative[i] = local[i]
+        if started or local[i] >= threshold:
+            backlink[i] = best
+            started = True
+    peaks = np.flatnonzero((cumulative > np.append(cumulative[:1], cumulative[:-1])) & (cumulative >= np.append(cumulative[1:], cumulative[-1:])))
+    if len(peaks) == 0:
+        return np.zeros(0, dtype=int)
+    last = peaks[cumulative[peaks] >= 0.5 * np.median(cumulative[peaks])][-1]
+    beats = [int(last)]
+    while backlink[beats[-1]] >= 0:
+        beats.append(int(backlink[beats[-1]]))
+    beats = np.array(beats[::-1])
+    smoothed = np.convolve(local[beats], np.hanning(5))[2:]
+    floor = 0.5 * np.sqrt(np.mean(smoothed**2))
+    strong = np.flatnonzero(local > floor)
+    if len(strong) == 0:
+        return np.zeros(0, dtype=int)
+    return beats[(beats >= strong[0]) & (beats <= strong[-1])]
 
 
 def _fit_bpm(beats: np.ndarray) -> float | None:
@@ -195,8 +243,6 @@ def beat_grid(features: MusicFeatures, start_bpm: float | None = None) -> BeatGr
     """Tempo and beats of the signal (memoised per hint)."""
 
     def compute() -> BeatGrid:
-        import librosa
-
         envelope = features.pulse_envelope
         empty = BeatGrid(None, 0.0, np.zeros(0), ())
         if features.silent or features.duration_s < MIN_DURATION_S or envelope.max() <= 0:
@@ -205,10 +251,7 @@ def beat_grid(features: MusicFeatures, start_bpm: float | None = None) -> BeatGr
         bpm, hypotheses = choose_tempo(envelope, centre, octaves)
         if bpm is None:
             return empty
-        _, frames = librosa.beat.beat_track(
-            onset_envelope=envelope, sr=ANALYSIS_SR, hop_length=HOP, bpm=bpm, tightness=100, trim=True
-        )
-        beats = _smooth(MusicFeatures.frame_times(frames))
+        beats = _smooth(MusicFeatures.frame_times(track_beats(envelope, bpm)))
         fitted = _fit_bpm(beats) or bpm
         confidence = _confidence(envelope, beats, hypotheses)
         candidates = tuple((round(float(b), 1), round(float(s), 3)) for b, s in hypotheses[:5])
@@ -269,18 +312,46 @@ def detect_beats(
     )
 
 
+def _sliding(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Rows: x[n-before : n+after] for every n, NaN beyond the ends."""
+    padded = np.pad(x.astype(np.float64), (before, after), constant_values=np.nan)
+    return np.lib.stride_tricks.sliding_window_view(padded, before + after)[: len(x)]
+
+
+def peak_pick(x: np.ndarray, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta: float, wait: int) -> np.ndarray:
+    """Indices n where x[n] > 0 is the maximum of x[n-pre_max : n+post_max], is at least the
+    mean of x[n-pre_avg : n+post_avg] plus `delta`, and comes more than `wait` after the
+    previous pick (librosa's `util.peak_pick`, windows truncated at the ends)."""
+    moving_max = np.nanmax(_sliding(x, pre_max, post_max), axis=1)
+    moving_avg = np.nanmean(_sliding(x, pre_avg, post_avg), axis=1)
+    candidates = np.flatnonzero((x > 0) & (x == moving_max) & (x >= moving_avg + delta))
+    picked: list[int] = []
+    for n in candidates:
+        if not picked or n > picked[-1] + wait:
+            picked.append(int(n))
+    return np.array(picked, dtype=int)
+
+
 def onset_frames(features: MusicFeatures) -> np.ndarray:
-    """Frames of the peaks of the onset envelope (librosa's peak picking), memoised."""
+    """Frames of the peaks of the onset envelope, with librosa's `onset_detect` settings
+    (30 ms local maximum, 100 ms local mean + 0.07, 30 ms apart), memoised."""
 
     def compute() -> np.ndarray:
-        import librosa
-
-        envelope = features.onset_envelope
-        if features.silent or envelope.max() <= 0 or len(envelope) < 4:
+        envelope = features.onset_envelope.astype(np.float64)
+        if features.silent or len(envelope) < 4 or envelope.max() <= envelope.min():
             return np.zeros(0, dtype=int)
-        return librosa.onset.onset_detect(onset_envelope=envelope, sr=ANALYSIS_SR, hop_length=HOP, units="frames")
+        normalised = (envelope - envelope.min()) / (envelope.max() - envelope.min())
+        frames_30ms, frames_100ms = int(0.03 * FRAME_RATE), int(0.10 * FRAME_RATE)
+        return peak_pick(normalised, frames_30ms, 1, frames_100ms, frames_100ms + 1, 0.07, frames_30ms)
 
     return features.memo("onset_frames", compute)
+
+
+def backtrack(frames: np.ndarray, envelope: np.ndarray) -> np.ndarray:
+    """Move each onset back to the last local minimum of the envelope before it."""
+    interior = np.flatnonzero((envelope[1:-1] <= envelope[:-2]) & (envelope[1:-1] < envelope[2:])) + 1
+    minima = np.concatenate([[0], interior])
+    return minima[np.maximum(np.searchsorted(minima, frames, side="right") - 1, 0)]
 
 
 def detect_onsets(
@@ -295,15 +366,13 @@ def detect_onsets(
 ) -> OnsetsResult:
     """Note/hit onset times (seconds) with their relative strengths (0..1); `backtrack` moves
     each onset back to the energy minimum before it (a better cut point)."""
-    import librosa
-
     features = features or MusicFeatures(samples, sr, cancel)
     envelope = features.onset_envelope
     frames = onset_frames(features)
     progress(1, 1, "onsets")
     strengths = envelope[frames] / envelope.max() if len(frames) else np.zeros(0)
     if backtrack and len(frames):
-        frames = librosa.onset.onset_backtrack(frames, envelope)
+        frames = backtrack(frames, envelope)
     times = MusicFeatures.frame_times(frames)
     rate = len(times) / features.duration_s if features.duration_s > 0 else 0.0
     return OnsetsResult(

@@ -9,7 +9,9 @@ and would smear transients backwards in time.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Literal
 
@@ -117,17 +119,20 @@ def crossover_allpass(samples: np.ndarray, sr: int, freqs_hz: Sequence[float]) -
 
 
 def crossover_bands(samples: np.ndarray, sr: int, freqs_hz: Sequence[float]) -> list[np.ndarray]:
-    """Split into len(freqs)+1 bands, low to high, with LR4 crossovers in a tree.
+    """Split into len(freqs)+1 bands, low to high, with LR4 crossovers.
 
-    Each lower band also passes through the allpasses of the crossovers above it, so all bands
-    share the same phase and their sum equals `crossover_allpass` of the input exactly (a flat
-    magnitude response; the phase turns once per crossover, as with any LR4 system).
+    Band j is the LR4 high-pass of every crossover below it, the LR4 low-pass of its own and
+    the allpass of every crossover above it (what a crossover tree with phase compensation
+    gives), so all bands share one phase and sum to `crossover_allpass` of the input: a flat
+    magnitude, the phase turned once per crossover as in any LR4 system. Each band is filtered
+    straight from the input, in parallel threads (sosfilt releases the GIL).
     """
     freqs = _check_crossovers(freqs_hz)
-    bands, rest = [], samples
-    for i, freq in enumerate(freqs):
-        above = [biquad("all_pass", f, sr) for f in freqs[i + 1 :]]
-        bands.append(apply_sos(rest, _stack([_lr4("low_pass", freq, sr), *above])))
-        rest = apply_sos(rest, _lr4("high_pass", freq, sr))
-    bands.append(rest)
-    return bands
+    chains = [
+        _stack([*(_lr4("high_pass", f, sr) for f in freqs[:j]),
+                *([_lr4("low_pass", freqs[j], sr)] if j < len(freqs) else []),
+                *(biquad("all_pass", f, sr) for f in freqs[j + 1 :])])
+        for j in range(len(freqs) + 1)
+    ]
+    with ThreadPoolExecutor(max_workers=min(len(chains), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda sos: apply_sos(samples, sos), chains))

@@ -118,19 +118,29 @@ def _coeff(ms: float, sr: float) -> float:
     return math.exp(-1000.0 / (ms * sr)) if ms > 0 else 0.0
 
 
-def block_peaks(samples: np.ndarray) -> np.ndarray:
-    """Linked peak (over channels) of every COMPRESSOR_BLOCK frames; a short last block counts."""
-    linked = np.abs(samples).max(axis=0)
-    padded = np.pad(linked, (0, -linked.size % COMPRESSOR_BLOCK))
-    return padded.reshape(-1, COMPRESSOR_BLOCK).max(axis=1).astype(np.float64)
+@numba.njit(cache=True, nogil=True)
+def _block_peaks(x, block):
+    """Linked peak (over channels) of every `block` frames; a short last block counts."""
+    channels, frames = x.shape
+    peaks = np.zeros((frames + block - 1) // block)
+    for i in range(frames):
+        p = peaks[i // block]
+        for c in range(channels):
+            p = max(p, abs(x[c, i]))
+        peaks[i // block] = p
+    return peaks
 
 
-def block_gain_to_frames(gain: np.ndarray, frames: int) -> np.ndarray:
-    """Per-frame gain, a linear ramp from each block's value to the next block's."""
-    block = gain.astype(np.float32)
-    following = np.append(block[1:], block[-1])
-    steps = np.arange(COMPRESSOR_BLOCK, dtype=np.float32) / COMPRESSOR_BLOCK
-    return (block[:, None] + (following - block)[:, None] * steps).ravel()[:frames]
+@numba.njit(cache=True, nogil=True)
+def _add_ramped(out, x, gain, block, scale):
+    """out += x · scale · gain, the gain ramping linearly from each block's value to the next's."""
+    channels, frames = x.shape
+    last = gain.size - 1
+    for i in range(frames):
+        k = i // block
+        g = gain[k] + (gain[min(k + 1, last)] - gain[k]) * (i % block) / block
+        for c in range(channels):
+            out[c, i] += x[c, i] * scale * g
 
 
 def _contiguous(samples: np.ndarray) -> np.ndarray:
@@ -149,17 +159,21 @@ class GainReduction:
         return cls(round(worst, 2), round(total / max(frames, 1), 2))
 
 
-def compress(detector: np.ndarray, signal: np.ndarray, sr: int, threshold_db: float,
-             ratio: float, attack_ms: float, release_ms: float,
-             knee_db: float = 0.0) -> tuple[np.ndarray, GainReduction]:
-    """Compress `signal` by the level of `detector` (same frames; often the signal itself)."""
+def compress(detector: np.ndarray, signal: np.ndarray, sr: int, threshold_db: float, ratio: float,
+             attack_ms: float, release_ms: float, out: np.ndarray, knee_db: float = 0.0,
+             makeup_db: float = 0.0) -> GainReduction:
+    """Compress `signal` by the level of `detector` (same frames; often the signal itself) and
+    add the result, with `makeup_db`, to `out` (float32, same shape) in one pass."""
+    scale = 10 ** (makeup_db / 20)
     if ratio <= 1:
-        return signal.astype(np.float32, copy=True), GainReduction(0.0, 0.0)
+        out += signal * np.float32(scale)
+        return GainReduction(0.0, 0.0)
     rate = sr / COMPRESSOR_BLOCK
-    gain, worst, total = _compressor_gain(block_peaks(detector), threshold_db, ratio, knee_db,
-                                          _coeff(attack_ms, rate), _coeff(release_ms, rate))
-    return (signal * block_gain_to_frames(gain, signal.shape[-1]),
-            GainReduction.of(worst, total, gain.size))
+    gain, worst, total = _compressor_gain(_block_peaks(_contiguous(detector), COMPRESSOR_BLOCK),
+                                          threshold_db, ratio, knee_db, _coeff(attack_ms, rate),
+                                          _coeff(release_ms, rate))
+    _add_ramped(out, _contiguous(signal), gain, COMPRESSOR_BLOCK, scale)
+    return GainReduction.of(worst, total, gain.size)
 
 
 @dataclass(frozen=True)
@@ -185,9 +199,8 @@ def multiband_compress(samples: np.ndarray, sr: int, crossovers_hz: Sequence[flo
     out = np.zeros(samples.shape, dtype=np.float32)
     report = []
     for i, (band, cfg) in enumerate(zip(crossover_bands(samples, sr, crossovers_hz), bands)):
-        squeezed, gr = compress(band, band, sr, cfg.threshold_db, cfg.ratio, cfg.attack_ms,
-                                cfg.release_ms, cfg.knee_db)
-        out += squeezed * np.float32(10 ** (cfg.makeup_db / 20))
+        gr = compress(band, band, sr, cfg.threshold_db, cfg.ratio, cfg.attack_ms, cfg.release_ms,
+                      out, cfg.knee_db, cfg.makeup_db)
         report.append({"low_hz": round(edges[i], 1), "high_hz": round(edges[i + 1], 1),
                        "max_reduction_db": gr.max_db, "mean_reduction_db": gr.mean_db})
     return MultibandResult(out, report)
@@ -224,8 +237,8 @@ def deess(samples: np.ndarray, sr: int, freq_hz: float = 6000.0, threshold_db: f
     stays in phase with the rest of the signal.
     """
     low, high = complementary_split(samples, sr, freq_hz)
-    tamed, gr = compress(high, high, sr, threshold_db, ratio, attack_ms, release_ms)
-    return DynamicsResult(low + tamed, gr)
+    gr = compress(high, high, sr, threshold_db, ratio, attack_ms, release_ms, out=low)
+    return DynamicsResult(low, gr)
 
 
 def match_length(key: np.ndarray, frames: int) -> np.ndarray:
@@ -267,6 +280,7 @@ def sidechain_duck(samples: np.ndarray, trigger: np.ndarray, sr: int, threshold_
 def warm() -> None:
     """Compile the envelope loops (numba caches them on disk)."""
     x = np.zeros((1, 16), np.float32)
-    multiband_compress(x, 8000, [1000.0], [BandCompressor()] * 2)
+    compress(x, x, 8000, -20.0, 2.0, 1.0, 10.0, np.zeros_like(x), 6.0)
+    compress(x, x, 8000, -20.0, 1.0, 1.0, 10.0, np.zeros_like(x))
     transient_shaper(x, 8000, 3.0, -3.0)
     sidechain_duck(x, x, 8000)

@@ -10,7 +10,9 @@ unit energy at the audio's rate. Impulse responses arrive as decoded arrays keye
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,13 +132,20 @@ def _fit_ir(ir: np.ndarray, ir_sr: int, sr: int, channels: int) -> np.ndarray:
 
 def _convolve(audio: np.ndarray, kernel: np.ndarray, progress: ProgressFn = no_progress,
               cancel: CancelToken = NEVER) -> np.ndarray:
-    """Full FFT convolution (overlap-add), channel by channel; a mono side is shared by all."""
+    """Full FFT convolution (overlap-add), channels in parallel threads (the FFTs release the
+    GIL); a mono side is shared by all channels."""
     channels = max(audio.shape[0], kernel.shape[0])
     out = np.empty((channels, audio.shape[-1] + kernel.shape[-1] - 1), np.float32)
-    for c in range(channels):
-        cancel.check()
-        out[c] = oaconvolve(audio[min(c, audio.shape[0] - 1)], kernel[min(c, kernel.shape[0] - 1)])
-        progress(c + 1, channels, "convolving")
+
+    def one(c: int) -> np.ndarray:
+        return oaconvolve(audio[min(c, audio.shape[0] - 1)], kernel[min(c, kernel.shape[0] - 1)])
+
+    cancel.check()
+    with ThreadPoolExecutor(max_workers=min(channels, os.cpu_count() or 1)) as pool:
+        for c, wet in enumerate(pool.map(one, range(channels))):
+            out[c] = wet
+            progress(c + 1, channels, "convolving")
+    cancel.check()
     return out
 
 

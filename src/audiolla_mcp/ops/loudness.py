@@ -3,11 +3,13 @@
 Every block power comes from one pass over the audio: the K-weighted signal is squared, summed
 per 100 ms hop and channel-weighted, and a 400 ms (momentary) or 3 s (short-term) block is a sum
 of consecutive hops. True peak interpolates 4× with a windowed-sinc polyphase FIR, but only in
-the tiles whose sample peaks leave room for an inter-sample peak above the largest one found
-so far: the result is the full 4× maximum at a fraction of its cost.
+the tiles whose samples leave room for an inter-sample peak above the largest one found so
+far: the result is the full 4× maximum at a fraction of its cost. Normalisation limits on the
+true-peak envelope of 16-frame blocks and predicts the loudness it leaves from per-block
+energies, so one exact measure of the output usually settles it.
 
-The per-sample loops (the K-weighting recursion, the interpolation) are compiled with numba;
-`warm()` compiles them once and numba caches them on disk.
+The per-sample loops (the K-weighting recursion, the interpolation, the limiter's gain) are
+compiled with numba; `warm()` compiles them once and numba caches them on disk.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ KAISER_BETA = 6.0
 
 LIMITER_ATTACK_S = 0.003
 LIMITER_RELEASE_S = 0.08
+LIMITER_MAX_REDUCTION_DB = 40.0
+"""A target that needs more than this off the loudest peak is out of reach: normalisation
+stops there (and says it is off target) rather than push the noise floor up to the ceiling."""
 LIMITER_BLOCK = 16
 """The limiter works on the true-peak envelope of 16-frame blocks (0.36 ms at 44.1 kHz) and
 interpolates its gain in dB in between: 16× less work than per sample, no peak escapes."""
@@ -226,6 +231,7 @@ def normalize(
     limiter: _Limiter | None = None
     reduction_db = np.zeros(1)
     bias_lu = 0.0
+    tried: tuple[float, float] | None = None
     for done in range(NORMALIZE_MAX_PASSES):
         if limiter is None and before.true_peak_dbtp + gain_db > limit_db:
             limiter = _Limiter(x, sr, before, cancel)
@@ -234,6 +240,9 @@ def normalize(
             predicted = after.integrated_lufs
         else:
             gain_db = limiter.solve_gain(target_lufs - bias_lu, gain_db, limit_db)
+            if tried == (gain_db, limit_db):
+                break  # out of reach: another pass would give the same output
+            tried = (gain_db, limit_db)
             reduction_db = limiter.reduction_db(gain_db, limit_db)
             predicted = limiter.predict_lufs(gain_db, reduction_db)
             out = limiter.apply(gain_db, reduction_db)
@@ -330,7 +339,7 @@ def _k_weighted_energy(
 
 
 @numba.njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
-def _k_step(v, s0, s1, s2, s3, sos):  # pragma: no cover - compiled
+def _k_step(v, s0, s1, s2, s3, sos):
     """One frame through the shelf and the high-pass (transposed direct form II): the output
     and the new states. Each state update adds its output term last, so the recursion's
     critical path is one fused multiply-add and one add per section."""
@@ -344,7 +353,7 @@ def _k_step(v, s0, s1, s2, s3, sos):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _k_weighted_sums(x, sos, state, bounds, first, last, sums):  # pragma: no cover - compiled
+def _k_weighted_sums(x, sos, state, bounds, first, last, sums):
     """sums[c, i] = Σ of the K-weighted channel c squared over frames bounds[i] … bounds[i+1]−1
     for i in first … last − 1, filtering on from bounds[first] with `state`, which is left
     where the next call goes on.
@@ -426,17 +435,19 @@ def _interpolator() -> np.ndarray:
 
 
 _TAPS = _interpolator()
-_INTERPOLATOR_GAIN = float(np.abs(_TAPS).sum(axis=1).max())
+_ROUNDING = 1 + 1e-5
+"""Room for the float32 rounding of an interpolated point over its exact value."""
+_INTERPOLATOR_GAIN = float(np.abs(_TAPS).sum(axis=1).max()) * _ROUNDING
 """No interpolated point exceeds this times the largest |sample| under the filter."""
-
-
-_TIGHT_TAPS = np.abs(_TAPS).max(axis=0)
+_TIGHT_TAPS = (np.abs(_TAPS).max(axis=0) * _ROUNDING).astype(np.float32)
 """|taps| of the worst phase, tap by tap: Σ_k _TIGHT_TAPS[k]·|x| under the filter bounds every
 interpolated point there, and is much tighter than the gain bound on noise."""
+_PEAK_BLOCK = TAPS_PER_PHASE
+"""Blocks of sample peaks: the filter reaches into one on either side of a tile."""
 
 
 @numba.njit(cache=True, nogil=True)
-def _tile_window(x, channel, first, padded):  # pragma: no cover - compiled
+def _tile_window(x, channel, first, padded):
     """The frames the filter reads for the _TILE frames from `first`: a view into the
     signal, or at its edges a copy in `padded` with zeros beyond the signal."""
     frames = x.shape[1]
@@ -450,25 +461,31 @@ def _tile_window(x, channel, first, padded):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _interpolate(window, points):  # pragma: no cover - compiled
+def _interpolate(window, points):
     """points[p, i] = the point (p + 1)/OVERSAMPLING of a sample period after the frame
-    window[i + half − 1]; returns the largest |point|."""
+    window[i + half − 1]."""
     for p in range(_TAPS.shape[0]):
         for i in range(_TILE):
             s = np.float32(0.0)
             for k in range(TAPS_PER_PHASE):
                 s += _TAPS[p, k] * window[i + k]
             points[p, i] = s
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _largest(points, count):
+    """The largest |point| after the first `count` frames of a tile."""
     best = np.float32(0.0)
-    for p in range(_TAPS.shape[0]):
-        for i in range(_TILE):
-            best = max(best, abs(points[p, i]))
+    for p in range(points.shape[0]):
+        row = points[p]
+        for i in range(count):
+            best = max(best, abs(row[i]))
     return best
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _tight_bound(window, scratch):  # pragma: no cover - compiled
-    """An upper bound of every |point| `_interpolate` would find, at a third of its cost."""
+def _tight_bound(window, scratch):
+    """An upper bound of every |point| `_interpolate` finds, at a third of its cost."""
     magnitude = scratch[: window.size]
     for i in range(window.size):
         magnitude[i] = abs(window[i])
@@ -482,46 +499,46 @@ def _tight_bound(window, scratch):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_tops(x):  # pragma: no cover - compiled
-    """max |x| of every channel in consecutive LIMITER_BLOCK-frame blocks, as float32 bit
+def _block_tops(x):
+    """max |x| of every channel in consecutive _PEAK_BLOCK-frame blocks, as float32 bit
     patterns: they order like the magnitudes, NaN and infinity above every finite value, and
     an integer maximum vectorises where a float one, minding NaN, would not."""
     channels, frames = x.shape
-    blocks = -(-frames // LIMITER_BLOCK)
+    blocks = -(-frames // _PEAK_BLOCK)
     tops = np.zeros((channels, blocks), np.int32)
     for c in range(channels):
         bits = x[c].view(np.int32)
         for b in range(blocks):
             top = np.int32(0)
-            for j in range(b * LIMITER_BLOCK, min(b * LIMITER_BLOCK + LIMITER_BLOCK, frames)):
+            for j in range(b * _PEAK_BLOCK, min(b * _PEAK_BLOCK + _PEAK_BLOCK, frames)):
                 top = max(top, bits[j] & np.int32(0x7FFFFFFF))
             tops[c, b] = top
     return tops
 
 
 @numba.njit(cache=True, nogil=True)
-def _peaks(x):  # pragma: no cover - compiled
+def _peaks(x):
     """(sample peak, true peak) as linear amplitudes; NaN for both if a sample is not finite.
 
     A tile is interpolated only if the largest sample within the filter's reach (the tile and
-    a block either side), times the filter's gain bound, could beat the best peak so far; the tile of the sample peak goes
-    first, so the bound prunes most of the rest. On noise, where that bound is weak, a
-    tighter one is tried first; it is dropped as soon as it stops paying for itself.
+    a block either side), times the filter's gain bound, could beat the best peak so far. The
+    tile of the sample peak goes first, so the bound prunes most of the rest. On noise, where
+    that bound is weak, a tighter one is tried first; it is dropped once it stops paying for
+    itself (it costs a third of an interpolation and is no tighter on smooth signals).
     """
     channels, frames = x.shape
     if frames == 0:
         return 0.0, 0.0
-    tiles = -(-frames // _TILE)
     tops = _block_tops(x)
     peak = tops.max()
     if peak >= 0x7F800000:
         return np.nan, np.nan
-    per_tile = _TILE // LIMITER_BLOCK
+    tiles = -(-frames // _TILE)
+    per_tile = _TILE // _PEAK_BLOCK
     reach = np.zeros((channels, tiles), np.int32)
     for c in range(channels):
         for t in range(tiles):
-            first, last = max(t * per_tile - 1, 0), min((t + 1) * per_tile + 1, tops.shape[1])
-            reach[c, t] = tops[c, first:last].max()
+            reach[c, t] = tops[c, max(t * per_tile - 1, 0) : (t + 1) * per_tile + 1].max()
     sample_peak = np.array([peak], np.int32).view(np.float32)[0]
     bound = reach.view(np.float32).ravel() * np.float32(_INTERPOLATOR_GAIN)
     padded = np.empty(_TILE + TAPS_PER_PHASE - 1, np.float32)
@@ -529,11 +546,10 @@ def _peaks(x):  # pragma: no cover - compiled
     points = np.empty((_TAPS.shape[0], _TILE), np.float32)
     best = sample_peak
     tried = pruned = 0
-    order = np.arange(-1, bound.size)
-    order[0] = np.argmax(bound)
-    for index in order:
+    for index in np.concatenate((np.array([np.argmax(bound)]), np.arange(bound.size))):
         if bound[index] <= best:
             continue
+        bound[index] = 0.0
         c, t = divmod(index, tiles)
         window = _tile_window(x, c, t * _TILE, padded)
         if tried < 32 or 3 * pruned >= tried:
@@ -541,7 +557,8 @@ def _peaks(x):  # pragma: no cover - compiled
             if _tight_bound(window, scratch) <= best:
                 pruned += 1
                 continue
-        best = max(best, _interpolate(window, points))
+        _interpolate(window, points)
+        best = max(best, _largest(points, min(_TILE, frames - t * _TILE)))
     return float(sample_peak), float(best)
 
 
@@ -553,10 +570,9 @@ def _checked_peaks(x: np.ndarray) -> tuple[float, float]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_envelope(x, first, last, envelope):  # pragma: no cover - compiled
+def _block_envelope(x, first, last, envelope):
     """For the tiles first … last − 1: envelope[b] = the largest |frame| or |interpolated point
     after a frame| of LIMITER_BLOCK-frame block b, over all channels."""
-    frames = x.shape[1]
     padded = np.empty(_TILE + TAPS_PER_PHASE - 1, np.float32)
     points = np.empty((_TAPS.shape[0], _TILE), np.float32)
     for c in range(x.shape[0]):
@@ -574,7 +590,7 @@ def _block_envelope(x, first, last, envelope):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _apply_block_gain(x, gain, step, out):  # pragma: no cover - compiled
+def _apply_block_gain(x, gain, step, out):
     """out = x times a gain that starts block b at gain[b] and grows by the factor step[b] per
     frame: linear in dB across the block."""
     channels, frames = x.shape
@@ -593,7 +609,7 @@ def _apply_block_gain(x, gain, step, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _released_need(envelope_db, offset_db, decay):  # pragma: no cover - compiled
+def _released_need(envelope_db, offset_db, decay):
     """The reduction each block needs to bring envelope_db + offset_db down to 0 dB, held
     with an exponential release: max over j ≤ b of need[j]·decay^(b − j)."""
     held = np.empty(envelope_db.size)
@@ -605,7 +621,7 @@ def _released_need(envelope_db, offset_db, decay):  # pragma: no cover - compile
 
 
 @numba.njit(cache=True, nogil=True)
-def _trailing_mean(values, count):  # pragma: no cover - compiled
+def _trailing_mean(values, count):
     """Mean of values[b − count + 1 … b] for every b, values[0] standing in before the start;
     and the last mean once more, for the end of the last block."""
     means = np.empty(values.size + 1)
@@ -618,7 +634,7 @@ def _trailing_mean(values, count):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _hop_power_gain(reduction_db, gain_db, block_energy, hop, hops):  # pragma: no cover - compiled
+def _hop_power_gain(reduction_db, gain_db, block_energy, hop, hops):
     """Σ over the blocks of each hop of block_energy times the power gain of the limited
     block (its reduction taken at the middle of the block)."""
     shares = np.zeros(hops)
@@ -664,6 +680,7 @@ class _Limiter:
                 half.result()
         with np.errstate(divide="ignore"):
             self._envelope_db = 20 * np.log10(envelope.astype(np.float64))
+        self._peak_db = float(self._envelope_db.max())
         self._hop = np.searchsorted(measured.bounds, block_starts, "right") - 1
         self._hop_share = np.bincount(self._hop, self._block_energy, measured.energy.size)
         self._measured = measured
@@ -704,13 +721,17 @@ class _Limiter:
 
     def solve_gain(self, aim_lufs: float, gain_db: float, ceiling_db: float) -> float:
         """The gain whose limited output is predicted at `aim_lufs`, by secant steps from
-        `gain_db` (limiting makes loudness grow slower than gain, never faster); the last
-        slope seeds the next search."""
+        `gain_db` (limiting makes loudness grow slower than gain, never faster; the last slope
+        seeds the next search); at most the gain that takes LIMITER_MAX_REDUCTION_DB off the
+        loudest peak, where a target out of reach stops."""
+        most = ceiling_db - self._peak_db + LIMITER_MAX_REDUCTION_DB
+        gain_db = min(gain_db, most)
         error = self.predict_lufs(gain_db, self.reduction_db(gain_db, ceiling_db)) - aim_lufs
         for _ in range(PREDICTION_MAX_STEPS):
-            if abs(error) <= PREDICTION_AIM_LU:
+            if abs(error) <= PREDICTION_AIM_LU or (gain_db == most and error < 0):
                 break
-            step = float(np.clip(-error / self._slope, -PREDICTION_MAX_STEP_DB, PREDICTION_MAX_STEP_DB))
+            step = min(float(np.clip(-error / self._slope, -PREDICTION_MAX_STEP_DB, PREDICTION_MAX_STEP_DB)),
+                       most - gain_db)
             moved = self.predict_lufs(gain_db + step, self.reduction_db(gain_db + step, ceiling_db)) - aim_lufs
             self._slope = min(1.0, max(0.05, (moved - error) / step))
             gain_db, error = gain_db + step, moved

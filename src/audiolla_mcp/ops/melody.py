@@ -84,16 +84,24 @@ def _salience(spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pitch_path(salience: np.ndarray, midi: np.ndarray) -> np.ndarray:
-    """Most likely pitch state per frame: sharpened salience as emission, jumps cost
-    JUMP_COST per semitone (Viterbi)."""
-    import librosa
-
-    jumps = np.abs(midi[:, None] - midi[None, :])
-    transition = np.exp(-JUMP_COST * jumps)
-    transition /= transition.sum(axis=1, keepdims=True)
+    """Most likely pitch state per frame (Viterbi): sharpened salience as emission, jumps cost
+    JUMP_COST per semitone."""
+    log_transition = -JUMP_COST * np.abs(midi[:, None] - midi[None, :])
+    log_transition -= np.log(np.exp(log_transition).sum(axis=1, keepdims=True))
     emission = (salience / (salience.max(axis=0, keepdims=True) + 1e-12)) ** EMISSION_POWER + 1e-6
-    emission /= emission.sum(axis=0, keepdims=True)
-    return librosa.sequence.viterbi(emission, transition)
+    log_emission = np.log(emission / emission.sum(axis=0, keepdims=True))
+    n_states, n_frames = log_emission.shape
+    back = np.zeros((n_frames, n_states), dtype=np.int32)
+    score = log_emission[:, 0] - np.log(n_states)
+    for t in range(1, n_frames):
+        candidates = score[:, None] + log_transition
+        back[t] = np.argmax(candidates, axis=0)
+        score = candidates[back[t], np.arange(n_states)] + log_emission[:, t]
+    path = np.empty(n_frames, dtype=np.int32)
+    path[-1] = int(np.argmax(score))
+    for t in range(n_frames - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
 
 
 def _voicing(strength: np.ndarray) -> np.ndarray:
@@ -246,8 +254,3 @@ def melody_midi(notes: list[dict], program: int = 0, tempo_bpm: float = 120.0) -
     return buffer.getvalue()
 
 
-def warm() -> None:
-    """Compile librosa's Viterbi kernel on a short tone."""
-    sr = 22050
-    t = np.arange(sr) / sr
-    track_melody((0.3 * np.sin(2 * np.pi * 440 * t))[None, :].astype(np.float32), sr)

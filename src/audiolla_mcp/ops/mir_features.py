@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 ANALYSIS_SR = 22050
 HOP = 512
 N_FFT = 2048
+N_MELS = 128
 FRAME_RATE = ANALYSIS_SR / HOP
 MIN_SR, MAX_SR = 4000, 384000
 SILENCE_RMS = 1e-5  # −100 dBFS: below this a signal is treated as silent
@@ -128,15 +129,14 @@ class MusicFeatures:
 
     @cached_property
     def mel_db(self) -> np.ndarray:
-        import librosa
-
-        mel = librosa.feature.melspectrogram(S=self.spectrogram**2 * (N_FFT / 2) ** 2, sr=self.sr, n_mels=128)
-        return librosa.power_to_db(mel, ref=1.0, top_db=80.0)
+        """128-band log-mel power spectrogram (dB, 80 dB range), as librosa computes it."""
+        power = (self.spectrogram * np.float32(N_FFT / 2)) ** 2
+        return power_to_db(mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS) @ power)
 
     @cached_property
     def onset_envelope(self) -> np.ndarray:
-        """Spectral flux of the log-mel spectrogram, averaged over bands (librosa's onset strength):
-        sensitive to any attack, for onset detection."""
+        """Spectral flux of the log-mel spectrogram averaged over bands (librosa's onset
+        strength): sensitive to any attack, for onset detection."""
         return self._flux(self.mel_db, np.mean)
 
     @cached_property
@@ -148,17 +148,54 @@ class MusicFeatures:
     @cached_property
     def low_onset_envelope(self) -> np.ndarray:
         """Onset strength below ~200 Hz: kick drums and bass notes, which mark strong beats."""
-        import librosa
-
-        low = librosa.mel_frequencies(n_mels=130, fmax=self.sr / 2)[1:-1] < 200.0
+        low = mel_centres(ANALYSIS_SR, N_MELS) < 200.0
         return self._flux(self.mel_db[low], np.mean)
 
     def _flux(self, mel_db: np.ndarray, aggregate: Callable[..., np.ndarray]) -> np.ndarray:
-        import librosa
-
-        if self.silent:
+        """Rectified frame-to-frame increase, aggregated over bands. Value t is the change from
+        frame t−2 to t−1: a 93 ms window centred on frame t−1 already holds half of an attack at
+        frame t, so that is where the attack first shows."""
+        if self.silent or mel_db.shape[1] < 2:
             return np.zeros(self.n_frames, dtype=np.float32)
-        envelope = librosa.onset.onset_strength(S=mel_db, sr=self.sr, hop_length=HOP, aggregate=aggregate)
-        # The flux peaks one frame after the attack it measures; align it with the attack.
-        envelope = np.append(envelope[1:], 0.0)
+        rise = np.maximum(np.diff(mel_db, axis=1), 0.0)
+        envelope = np.concatenate([[0.0, 0.0], aggregate(rise, axis=0)])
         return envelope[: self.n_frames].astype(np.float32)
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def _mel_points(sr: float, n_mels: int) -> np.ndarray:
+    return _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2), n_mels + 2))
+
+
+def mel_centres(sr: float, n_mels: int) -> np.ndarray:
+    """Centre frequencies (Hz) of the mel bands."""
+    return _mel_points(sr, n_mels)[1:-1]
+
+
+@lru_cache(maxsize=4)
+def mel_filterbank(sr: float, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, n_fft//2+1) triangular, area-normalised mel filters (librosa's `filters.mel`)."""
+    points = _mel_points(sr, n_mels)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    lower = (freqs[None, :] - points[:-2, None]) / np.diff(points)[:-1, None]
+    upper = (points[2:, None] - freqs[None, :]) / np.diff(points)[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (points[2:] - points[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def power_to_db(power: np.ndarray, floor: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    db = 10.0 * np.log10(np.maximum(power, floor))
+    return np.maximum(db, db.max() - top_db) if db.size else db

@@ -209,7 +209,7 @@ def reduce_noise(samples: np.ndarray, sr: int, stationary: bool = False, strengt
 HPSS_FFT, HPSS_HOP, HPSS_KERNEL = 2048, 512, 31
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _running_median(x: np.ndarray, k: int) -> np.ndarray:
     """Median of every window of `k` along the last axis of a (rows, n + k − 1) array.
 
@@ -245,6 +245,33 @@ def median_filter(x: np.ndarray, k: int, axis: int) -> np.ndarray:
     return np.moveaxis(_running_median(padded, k), -1, axis)
 
 
+@numba.njit(cache=True, nogil=True)
+def _linked_magnitude(spectrum: np.ndarray) -> np.ndarray:
+    """|S| averaged over the channels of a (channels, bins, frames) spectrogram, one pass."""
+    channels, bins, frames = spectrum.shape
+    out = np.zeros((bins, frames), np.float32)
+    for c in range(channels):
+        for b in range(bins):
+            for t in range(frames):
+                out[b, t] += abs(spectrum[c, b, t]) / channels
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _masked(spectrum: np.ndarray, keep: np.ndarray, other: np.ndarray, margin: float) -> np.ndarray:
+    """The spectrum under the Wiener-like mask keep² / (keep² + (margin·other)²), 0 where both
+    are 0 (librosa.util.softmask with power 2, fused with the product)."""
+    channels, bins, frames = spectrum.shape
+    out = np.empty_like(spectrum)
+    for b in range(bins):
+        for t in range(frames):
+            k, o = keep[b, t] ** 2, (margin * other[b, t]) ** 2
+            mask = k / (k + o) if k + o > 0 else 0.0
+            for c in range(channels):
+                out[c, b, t] = spectrum[c, b, t] * mask
+    return out
+
+
 @dataclass(frozen=True)
 class HpssResult:
     harmonic: np.ndarray
@@ -257,8 +284,9 @@ def hpss(samples: np.ndarray, sr: int, margin: float = 1.0, *, progress: Progres
     spectrogram across time and across frequency (Fitzgerald 2010; Driedger et al. 2014 margin).
 
     The masks come from the channels' mean magnitude, so both channels are split alike and the
-    stereo image holds. margin 1 gives parts that sum back to the input; larger margins make
-    each part cleaner and leave a residual out of both.
+    stereo image holds; the two median filters run in parallel threads. margin 1 gives parts
+    that sum back to the input; larger margins make each part cleaner and leave a residual out
+    of both.
     """
     import librosa
 
@@ -268,26 +296,27 @@ def hpss(samples: np.ndarray, sr: int, margin: float = 1.0, *, progress: Progres
     if frames < HPSS_FFT:
         raise ToolError(f"the input is too short to split (needs {HPSS_FFT / sr:.2f} s)")
     spectrum = librosa.stft(samples, n_fft=HPSS_FFT, hop_length=HPSS_HOP)
-    magnitude = np.abs(spectrum).mean(axis=0)
-    progress(1, 4, "spectrogram")
+    magnitude = _linked_magnitude(spectrum)
+    progress(1, 3, "spectrogram")
     cancel.check()
-    across_time = median_filter(magnitude, HPSS_KERNEL, axis=1)
-    progress(2, 4, "harmonic")
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        across_time, across_freq = pool.map(lambda axis: median_filter(magnitude, HPSS_KERNEL, axis), (1, 0))
+    progress(2, 3, "median filters")
     cancel.check()
-    across_freq = median_filter(magnitude, HPSS_KERNEL, axis=0)
-    progress(3, 4, "percussive")
-    cancel.check()
-    harmonic_mask = librosa.util.softmask(across_time, margin * across_freq, power=2)
-    harmonic = librosa.istft(spectrum * harmonic_mask, hop_length=HPSS_HOP, length=frames)
+    harmonic = librosa.istft(_masked(spectrum, across_time, across_freq, margin), hop_length=HPSS_HOP,
+                             length=frames)
     if margin == 1:  # the masks sum to one: the percussive part is the rest
         percussive = samples - harmonic
     else:
-        percussive_mask = librosa.util.softmask(across_freq, margin * across_time, power=2)
-        percussive = librosa.istft(spectrum * percussive_mask, hop_length=HPSS_HOP, length=frames)
-    progress(4, 4, "resynthesis")
+        percussive = librosa.istft(_masked(spectrum, across_freq, across_time, margin), hop_length=HPSS_HOP,
+                                   length=frames)
+    progress(3, 3, "resynthesis")
     return HpssResult(harmonic.astype(np.float32), percussive.astype(np.float32))
 
 
 def warm() -> None:
-    """Compile the running median (numba caches it)."""
-    median_filter(np.ones((4, 40), np.float32), 5, axis=1)
+    """Compile the HPSS kernels (numba caches them)."""
+    grid = np.ones((4, 40), np.float32)
+    median_filter(grid, 5, axis=1)
+    spectrum = np.ones((1, 4, 40), np.complex64)
+    _masked(spectrum, _linked_magnitude(spectrum), grid, 1.0)

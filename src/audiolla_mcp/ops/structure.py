@@ -18,6 +18,7 @@ from ..progress import NEVER, CancelToken, ProgressFn, no_progress
 from .mir_features import MusicFeatures, Stages
 
 MAX_AUTO_TYPES = 6
+N_MFCC = 13
 SMOOTH_BEATS = 12
 MIN_SECTION_S = 4.0
 FALLBACK_STEP_S = 0.5
@@ -43,9 +44,15 @@ def _frames(features: MusicFeatures) -> np.ndarray:
     return np.arange(0.0, features.duration_s, FALLBACK_STEP_S)
 
 
+def _sync(data: np.ndarray, frames: np.ndarray, aggregate) -> np.ndarray:
+    """Aggregate columns of `data` over [frames[i], frames[i+1]) (the last to the end)."""
+    bounds = np.append(frames, data.shape[1])
+    return np.stack([aggregate(data[:, a:max(b, a + 1)], axis=1) for a, b in zip(bounds[:-1], bounds[1:])], axis=1)
+
+
 def _synced(features: MusicFeatures, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Beat-synchronous chroma (12) and MFCC (13) of the segments starting at `starts`."""
-    import librosa
+    import scipy.fft
 
     from .chroma import log_frequency_spectrum
 
@@ -54,13 +61,9 @@ def _synced(features: MusicFeatures, starts: np.ndarray) -> tuple[np.ndarray, np
     chroma = np.zeros((12, spectrum.shape[1]))
     np.add.at(chroma, pitch_classes, spectrum)
     chroma = chroma / (chroma.max(axis=0, keepdims=True) + 1e-9)
-    mfcc = librosa.feature.mfcc(S=features.mel_db, n_mfcc=13)
-    frames = np.clip(MusicFeatures.time_frames(starts), 0, features.n_frames - 1)
-    frames = np.unique(frames)
-    return (
-        librosa.util.sync(chroma, frames, aggregate=np.median)[:, : len(frames)],
-        librosa.util.sync(mfcc, frames, aggregate=np.mean)[:, : len(frames)],
-    )
+    mfcc = scipy.fft.dct(features.mel_db, type=2, norm="ortho", axis=0)[:N_MFCC]
+    frames = np.unique(np.clip(MusicFeatures.time_frames(starts), 0, features.n_frames - 1))
+    return _sync(chroma, frames, np.median), _sync(mfcc, frames, np.mean)
 
 
 def _beat_features(chroma: np.ndarray, mfcc: np.ndarray) -> np.ndarray:
@@ -190,9 +193,3 @@ def segment_structure(
     )
 
 
-def warm() -> None:
-    """Run the beat tracking and MFCC paths once on a short clip."""
-    sr = 22050
-    t = np.arange(int(8 * sr)) / sr
-    clip = np.sin(2 * np.pi * np.where(t < 4, 220, 330) * t) * (0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0))
-    segment_structure((0.3 * clip)[None, :].astype(np.float32), sr, min_section_s=1.0)

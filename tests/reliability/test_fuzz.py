@@ -1,0 +1,70 @@
+"""Schema fuzz, the CI slice: every exposed tool, calls generated from its input schema, through
+the real client. `bench/fuzz.py` runs the same generator for 10,000+ calls against a subprocess.
+
+Every reply must be a result or a clean isError (no protocol error, no unexpected exception, no
+hang); nothing outside the workspace may change, no temp file may stay behind, and every new
+file must be one a successful reply reported (a failed call leaves nothing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from .fuzzing import Ledger, arguments, narrowed, reseed, unaccounted_files
+from .harness import Sandbox, Session, served
+
+EXAMPLES = 2
+"""Rounds in CI; each round calls every tool once."""
+LIMITS = {"max_file_mb": 64.0, "max_duration_s": 120.0, "max_jobs": 2}
+"""Bounds that keep a generated call from running for minutes (they are fuzzed too)."""
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Session]]:
+    box = Sandbox.create(tmp_path_factory.mktemp("fuzz"))
+    with served(box, **LIMITS) as client:
+        yield box, client
+
+
+def visible_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
+
+
+def wait_for_jobs(client: Session, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(r.status in ("queued", "running") for r in client.app.jobs.list()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_every_tool_answers_generated_calls_cleanly(fuzzed: tuple[Sandbox, Session]) -> None:
+    box, client = fuzzed
+    schemas = client.schemas()
+    strategies = {tool: arguments(narrowed(schema, box, sorted(schemas))) for tool, schema in schemas.items()}
+    outside, before = box.snapshot(), visible_files(box.workspace)
+    ledger = Ledger()
+
+    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(st.data())
+    def every_tool_once(data: st.DataObject) -> None:
+        calls = [(tool, data.draw(strategy, label=tool)) for tool, strategy in strategies.items()]
+        for (tool, args), outcome in zip(calls, client.call_many(calls, timeout_s=90, concurrency=4)):
+            ledger.record(tool, args, outcome)
+        reseed(box)
+
+    every_tool_once()
+    wait_for_jobs(client)
+    print(f"\n{ledger.calls} generated calls over {len(schemas)} tools: {ledger.summary()}")
+    assert ledger.calls == EXAMPLES * len(schemas)
+    assert ledger.failures == []
+    assert ledger.verdicts["result"] > 0 and ledger.verdicts["error"] > 0
+    assert box.snapshot() == outside
+    assert box.leftovers() == []
+    assert unaccounted_files(box, ledger, before) == []
+    assert client.call("list_files", {}).verdict == "result"
