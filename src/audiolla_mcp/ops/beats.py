@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
-from .mir_features import ANALYSIS_SR, FRAME_RATE, HOP, MusicFeatures, Stages
+from .mir_features import FRAME_RATE, MusicFeatures, Stages
 
 MIN_BPM, MAX_BPM = 30.0, 300.0
 PRIOR_BPM = 120.0
