@@ -3,6 +3,7 @@ tone mixed with clicks."""
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pytest
 from fx_signals import SR, amplitude, db, gain_db, snr_db, tone, white
@@ -131,3 +132,12 @@ def test_running_median_matches_scipy():
     grid = np.abs(np.random.default_rng(0).standard_normal((40, 90))).astype(np.float32)
     for axis, size in ((1, (1, 31)), (0, (31, 1))):
         np.testing.assert_array_equal(restore.median_filter(grid, 31, axis), median_filter(grid, size=size, mode="reflect"))
+
+
+@pytest.mark.parametrize("margin", [1.0, 2.0])
+def test_hpss_matches_librosa_on_mono(margin: float):
+    x = tone(330, 1.5, amp=0.3) + clicks(1.5, every_s=0.2) + white(1.5, amp=0.02)
+    out = restore.hpss(x, SR, margin=margin)
+    harmonic, percussive = librosa.effects.hpss(x[0], margin=margin)
+    np.testing.assert_allclose(out.harmonic[0], harmonic, atol=1e-4)
+    np.testing.assert_allclose(out.percussive[0], percussive, atol=1e-4)

@@ -247,28 +247,28 @@ def median_filter(x: np.ndarray, k: int, axis: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _linked_magnitude(spectrum: np.ndarray) -> np.ndarray:
-    """|S| averaged over the channels of a (channels, bins, frames) spectrogram, one pass."""
-    channels, bins, frames = spectrum.shape
-    out = np.zeros((bins, frames), np.float32)
-    for c in range(channels):
+    """|S| averaged over the channels of a (frames, bins, channels) spectrogram, one pass."""
+    frames, bins, channels = spectrum.shape
+    out = np.zeros((frames, bins), np.float32)
+    for t in range(frames):
         for b in range(bins):
-            for t in range(frames):
-                out[b, t] += abs(spectrum[c, b, t]) / channels
+            for c in range(channels):
+                out[t, b] += abs(spectrum[t, b, c]) / channels
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def _masked(spectrum: np.ndarray, keep: np.ndarray, other: np.ndarray, margin: float) -> np.ndarray:
-    """The spectrum under the Wiener-like mask keep² / (keep² + (margin·other)²), 0 where both
-    are 0 (librosa.util.softmask with power 2, fused with the product)."""
-    channels, bins, frames = spectrum.shape
+    """A (frames, bins, channels) spectrum under the mask keep² / (keep² + (margin·other)²), 0
+    where both are 0 (librosa.util.softmask with power 2, fused with the product)."""
+    frames, bins, channels = spectrum.shape
     out = np.empty_like(spectrum)
-    for b in range(bins):
-        for t in range(frames):
-            k, o = keep[b, t] ** 2, (margin * other[b, t]) ** 2
+    for t in range(frames):
+        for b in range(bins):
+            k, o = keep[t, b] ** 2, (margin * other[t, b]) ** 2
             mask = k / (k + o) if k + o > 0 else 0.0
             for c in range(channels):
-                out[c, b, t] = spectrum[c, b, t] * mask
+                out[t, b, c] = spectrum[t, b, c] * mask
     return out
 
 
@@ -295,28 +295,32 @@ def hpss(samples: np.ndarray, sr: int, margin: float = 1.0, *, progress: Progres
     frames = samples.shape[-1]
     if frames < HPSS_FFT:
         raise ToolError(f"the input is too short to split (needs {HPSS_FFT / sr:.2f} s)")
-    spectrum = librosa.stft(samples, n_fft=HPSS_FFT, hop_length=HPSS_HOP)
+    # librosa's (channels, bins, frames) spectrogram is Fortran-ordered: its transpose is a
+    # C-ordered (frames, bins, channels) view, the layout the kernels stream through
+    spectrum = librosa.stft(samples, n_fft=HPSS_FFT, hop_length=HPSS_HOP).T
     magnitude = _linked_magnitude(spectrum)
     progress(1, 3, "spectrogram")
     cancel.check()
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        across_time, across_freq = pool.map(lambda axis: median_filter(magnitude, HPSS_KERNEL, axis), (1, 0))
+        across_time, across_freq = pool.map(
+            lambda axis: np.ascontiguousarray(median_filter(magnitude, HPSS_KERNEL, axis)), (0, 1))
     progress(2, 3, "median filters")
     cancel.check()
-    harmonic = librosa.istft(_masked(spectrum, across_time, across_freq, margin), hop_length=HPSS_HOP,
-                             length=frames)
-    if margin == 1:  # the masks sum to one: the percussive part is the rest
-        percussive = samples - harmonic
-    else:
-        percussive = librosa.istft(_masked(spectrum, across_freq, across_time, margin), hop_length=HPSS_HOP,
-                                   length=frames)
+
+    def part(keep: np.ndarray, other: np.ndarray) -> np.ndarray:
+        masked = _masked(spectrum, keep, other, margin).T
+        return librosa.istft(masked, hop_length=HPSS_HOP, length=frames).astype(np.float32)
+
+    harmonic = part(across_time, across_freq)
+    # margin 1: the masks sum to one, so the percussive part is the rest
+    percussive = samples - harmonic if margin == 1 else part(across_freq, across_time)
     progress(3, 3, "resynthesis")
-    return HpssResult(harmonic.astype(np.float32), percussive.astype(np.float32))
+    return HpssResult(harmonic, percussive.astype(np.float32, copy=False))
 
 
 def warm() -> None:
     """Compile the HPSS kernels (numba caches them)."""
-    grid = np.ones((4, 40), np.float32)
-    median_filter(grid, 5, axis=1)
-    spectrum = np.ones((1, 4, 40), np.complex64)
+    grid = np.ones((40, 4), np.float32)
+    median_filter(grid, 5, axis=0)
+    spectrum = np.ones((40, 4, 1), np.complex64)
     _masked(spectrum, _linked_magnitude(spectrum), grid, 1.0)
