@@ -168,8 +168,8 @@ def decode(path: Path, *, max_duration_s: float | None = None) -> Audio:
         raise ToolError(f"{path.name!r} has no audio channels.")
     if max_duration_s is not None and info.duration_s > max_duration_s:
         raise ToolError(
-            f"{path.name!r} is {info.duration_s / 60:.1f} min long, over this server's limit of "
-            f"{max_duration_s / 60:.0f} min; trim it first or raise AUDIOLLA_MAX_DURATION_S."
+            f"{path.name!r} is {_duration(info.duration_s)} long, over this server's limit of "
+            f"{_duration(max_duration_s)}; trim it first or raise AUDIOLLA_MAX_DURATION_S."
         )
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -183,6 +183,11 @@ def decode(path: Path, *, max_duration_s: float | None = None) -> Audio:
     if not np.isfinite(samples).all():
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
     return Audio(samples=samples, sr=int(sr), name=path.stem)
+
+
+def _duration(seconds: float) -> str:
+    """'90 s' or '4.5 min': a short limit must not read as '0 min'."""
+    return f"{seconds:.3g} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def decode_bytes(data: bytes, fmt: str | None, *, max_duration_s: float | None = None) -> Audio:

@@ -70,6 +70,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def megabytes(n_bytes: float) -> str:
+    """A size or a cap for messages, in the settings' MB (MiB): '0.25 MB', '10 MB', '2048 MB'."""
+    value = n_bytes / (1024 * 1024)
+    return f"{value:.3g} MB" if value < 1000 else f"{value:.0f} MB"
+
+
 def mime_type(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     return _MIME_OVERRIDES.get(suffix) or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
@@ -241,13 +247,13 @@ class Workspace:
         size = tmp.stat().st_size
         if self.max_file_bytes is not None and size > self.max_file_bytes:
             raise ToolError(
-                f"The result would be {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB per-file limit."
+                f"The result would be {megabytes(size)}, over the {megabytes(self.max_file_bytes)} per-file limit."
             )
         if self.quota_bytes is not None:
             replaced = target.stat().st_size if target.exists() else 0
             if self.used_bytes() - replaced > self.quota_bytes:
                 raise ToolError(
-                    f"The workspace quota ({self.quota_bytes / 1e6:.0f} MB) is full; delete files first."
+                    f"The workspace quota ({megabytes(self.quota_bytes)}) is full; delete files first."
                 )
 
     def used_bytes(self) -> int:

@@ -34,8 +34,11 @@ from .harness import (
     write_seed,
 )
 
-READ_PATHS = [SEED_AUDIO, f"{SEED_FOLDER}/{SEED_AUDIO}", SEED_MIDI, SEED_FOLDER, "missing.wav", f"workspace://{SEED_AUDIO}",
-              "../outside/secret.wav", "link_file.wav", "hard.wav", "fifo.wav", "/etc/passwd"]
+READ_PATHS = [SEED_AUDIO, f"{SEED_FOLDER}/{SEED_AUDIO}", f"./{SEED_AUDIO}", f"{SEED_FOLDER}//{SEED_AUDIO}",
+              f"./{SEED_FOLDER}/{SEED_AUDIO}", f"{SEED_FOLDER}/./{SEED_AUDIO}", f"workspace://{SEED_AUDIO}",
+              f"WORKSPACE://{SEED_FOLDER}/{SEED_AUDIO}", f"workspace://{SEED_MIDI}", SEED_MIDI,
+              SEED_FOLDER, "missing.wav", "../outside/secret.wav", "link_file.wav", "fifo.wav"]
+"""Mostly good inputs (so calls reach real work), then folders, missing files and escapes."""
 WRITE_PATHS = ["fresh/out.wav", "fresh/out.flac", "fresh/out.mp3", "fresh/out.mid", "fresh/out.png", "fresh/out",
                "fresh/dir/", SEED_AUDIO, "../outside/new.wav", "link_dir/new.wav", "dangling.wav"]
 JSON = st.recursive(
@@ -46,7 +49,8 @@ JSON = st.recursive(
 
 
 def narrowed(schema: dict, box: Sandbox, tools: list[str]) -> dict:
-    """The schema with path, base64 and op slots replaced by enums of interesting values."""
+    """The schema with path, base64 and op slots replaced by enums of interesting values, and
+    the first input file made required (a call without one only tests the 'no input' message)."""
     defs = schema.get("$defs", {})
     clips = [base64.b64encode((box.workspace / SEED_AUDIO).read_bytes()[:40000]).decode(), "", "bm90IGF1ZGlv", "!!"]
 
@@ -75,7 +79,14 @@ def narrowed(schema: dict, box: Sandbox, tools: list[str]) -> dict:
                 return {"enum": tools}
         return node
 
-    return walk(schema, "", "")
+    narrowed_schema = walk(schema, "", "")
+    inputs = [key for key, sub in schema.get("properties", {}).items()
+              if is_path(key, sub.get("description", "")) and path_role(key, sub.get("description", "")) == "read"]
+    for key in inputs[:1]:
+        narrowed_schema["required"] = sorted({*narrowed_schema.get("required", []), key})
+        if "array" not in schema_types(deref(schema["properties"][key], defs)):
+            narrowed_schema["properties"][key] = {"enum": READ_PATHS}
+    return narrowed_schema
 
 
 def valid_arguments(schema: dict) -> st.SearchStrategy[dict]:
@@ -125,8 +136,12 @@ class Ledger:
         self.by_tool.setdefault(tool, Counter())[outcome.verdict] += 1
         if not outcome.clean:
             self.failures.append((tool, outcome.verdict, args, outcome.text[:300]))
-        if outcome.structured:
-            self.reported |= set(_strings(outcome.structured))
+        self.remember(outcome.structured)
+
+    def remember(self, structured: dict | None) -> None:
+        """Note the paths a reply names (a background job's files come with its job_result)."""
+        if structured:
+            self.reported |= set(_strings(structured))
 
     @property
     def calls(self) -> int:

@@ -15,6 +15,8 @@ import copy
 import hashlib
 import os
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -454,7 +456,7 @@ class Outcome:
 
     @property
     def clean(self) -> bool:
-        return self.verdict in ("result", "error") and "Traceback" not in self.text
+        return self.verdict in ("result", "error") and "Traceback (most recent call last)" not in self.text
 
 
 class Session:
@@ -564,11 +566,13 @@ def session(target: Any, **options: Any) -> Iterator[Session]:
 
 
 def build(box: Sandbox, **overrides: Any) -> tuple[Any, Any]:
-    """An in-process server (every toolset) on the sandbox's workspace, and its App."""
+    """An in-process server (every toolset unless `toolsets` says otherwise) on the sandbox's
+    workspace, and its App; `overrides` are Settings fields."""
     from audiolla_mcp.config import Settings
     from audiolla_mcp.server import build_server, make_app
 
-    settings = Settings.from_env(workspace=box.workspace, toolsets=["all"], models_dir=box.root / MODELS_DIR, **overrides)
+    settings = Settings.from_env(**{"workspace": box.workspace, "toolsets": ["all"], "models_dir": box.root / MODELS_DIR,
+                                    **overrides})
     app = make_app(settings)
     return build_server(settings, app), app
 
@@ -593,6 +597,52 @@ def served(box: Sandbox, *, direct: bool = False, **overrides: Any) -> Iterator[
                 yield connected
     finally:
         app.jobs.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def http_served(box: Sandbox, **overrides: Any) -> Iterator[str]:
+    """The streamable-HTTP app exactly as `serve --http` builds it, on 127.0.0.1 in a uvicorn
+    thread (no process start-up to pay); yields the base URL."""
+    import uvicorn
+
+    from audiolla_mcp.transport import http_app
+
+    server, app = build(box, **overrides)
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(http_app(server, app.settings), host="127.0.0.1", port=port,
+                                       log_level="warning", log_config=None))
+    thread = threading.Thread(target=web.run, name="audiolla-test-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not web.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        web.should_exit = True
+        thread.join(timeout=15)
+        app.jobs.shutdown()
+
+
+@contextmanager
+def http_session(url: str, token: str | None = None, **options: Any) -> Iterator[Session]:
+    """A real streamable-HTTP client (optionally with a bearer token) behind a portal."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with start_blocking_portal() as portal:
+        http = portal.wrap_async_context_manager(create_mcp_http_client(headers=headers))
+        with http as client_http:
+            transport = streamable_http_client(url, http_client=client_http, max_sse_event_size=None)
+            with portal.wrap_async_context_manager(Client(transport, **options)) as client:
+                yield Session(portal, client)
 
 
 def seed_base64(box: Sandbox) -> str:

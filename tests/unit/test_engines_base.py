@@ -146,3 +146,17 @@ def test_release_memory_and_rss_are_safe_to_call():
     base.release_memory()
     assert base.process_rss_mb() > 10
 
+
+
+def test_a_lead_of_silence_equals_padding_then_cropping():
+    rng = np.random.default_rng(2)
+    signal = rng.standard_normal((2, 5000)).astype(np.float32)
+
+    def infer(x):
+        return np.tanh(x.cumsum(axis=-1) / 40)[:, None]
+
+    padded = np.pad(signal, ((0, 0), (700, 0)))
+    expected = chunking.overlap_add(padded, infer, segment=1200, target=lambda n: 1200)[..., 700:]
+    got = chunking.overlap_add(signal, infer, segment=1200, target=lambda n: 1200, lead=700)
+    assert got.flags.c_contiguous and got.shape == (1, 2, 5000)
+    np.testing.assert_allclose(got, expected, atol=1e-6)

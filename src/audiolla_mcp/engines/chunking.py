@@ -77,25 +77,32 @@ def batches(windows: list[Window], size: int) -> list[list[Window]]:
 
 
 def overlap_add(signal: np.ndarray, infer: Infer, *, segment: int, overlap: float = 0.25,
-                target: Callable[[int], int] | None = None, batch_size: int = 1,
+                target: Callable[[int], int] | None = None, batch_size: int = 1, lead: int = 0,
                 transition_power: float = 1.0, progress: ProgressFn = no_progress,
                 cancel: CancelToken = NEVER, message: str | None = None) -> np.ndarray:
-    """Run `infer` over `signal` (channels, frames) window by window and blend the results."""
+    """Run `infer` over `signal` (channels, frames) window by window and blend the results.
+
+    `lead` frames of silence are taken to precede the signal (windows are planned from there)
+    and dropped from the result: demucs' time shift, without padding or cropping copies."""
     total = signal.shape[-1]
-    windows = plan(total, segment, overlap, target)
+    windows = plan(total + lead, segment, overlap, target)
     weight = fade_weight(segment, transition_power)
     out: np.ndarray | None = None
     sum_weight = np.zeros(total, dtype=np.float32)
     done = 0
     for group in batches(windows, max(1, batch_size)):
         cancel.check()
-        result = infer(np.stack([window_with_context(signal, w) for w in group]))
+        shifted = [Window(w.offset - lead, w.length, w.target) for w in group]
+        result = infer(np.stack([window_with_context(signal, w) for w in shifted]))
         if out is None:
             out = np.zeros(result.shape[1:-1] + (total,), dtype=np.float32)
-        for window, piece in zip(group, result):
-            w = weight[:window.length]
-            sl = slice(window.offset, window.offset + window.length)
-            out[..., sl] += w * center_trim(piece, window.length)
+        for window, piece in zip(shifted, result):
+            skip = max(0, -window.offset)
+            if skip >= window.length:
+                continue
+            w = weight[skip:window.length]
+            sl = slice(window.offset + skip, window.offset + window.length)
+            out[..., sl] += w * center_trim(piece, window.length)[..., skip:]
             sum_weight[sl] += w
         done += len(group)
         progress(done, len(windows), message)

@@ -94,7 +94,6 @@ class DemucsEngine(Engine):
 
     def _apply(self, model, mix: np.ndarray, offsets: list[int], overlap: float, batch_size: int,
                progress: ProgressFn, cancel: CancelToken) -> np.ndarray:
-        length = mix.shape[-1]
         chunking = {"segment": int(model.samplerate * model.segment), "overlap": overlap,
                     "target": getattr(model, "valid_length", None), "batch_size": batch_size,
                     "cancel": cancel, "message": "separating"}
@@ -108,11 +107,10 @@ class DemucsEngine(Engine):
         max_shift = int(MAX_SHIFT_S * model.samplerate)
         out: np.ndarray | None = None
         for s, offset in enumerate(offsets):
-            # demucs pads by max_shift, starts `offset` in and drops the lead afterwards.
-            lead = max_shift - offset
-            res = overlap_add(np.pad(mix, ((0, 0), (lead, 0))), infer,
+            # demucs pads by max_shift, starts `offset` in and drops that lead afterwards.
+            res = overlap_add(mix, infer, lead=max_shift - offset,
                               progress=_scaled(progress, s, len(offsets)), **chunking)
-            out = res[..., lead:lead + length] if out is None else _add(out, res[..., lead:lead + length])
+            out = res if out is None else _add(out, res)
         assert out is not None
         if len(offsets) > 1:
             out /= len(offsets)

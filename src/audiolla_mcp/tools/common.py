@@ -29,7 +29,7 @@ from .. import audio_io
 from ..errors import ToolError
 from ..jobs import run_in_worker
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
-from ..workspace import mime_type
+from ..workspace import megabytes, mime_type
 
 if TYPE_CHECKING:
     from ..server import App
@@ -178,7 +178,7 @@ class Run:
         cap = self.settings.max_base64_bytes
         if len(data) > cap * 4 // 3 + 8:
             raise ToolError(
-                f"The base64 upload is over the {cap / 1e6:.0f} MB cap; upload the file with put_file in parts "
+                f"The base64 upload is over the {megabytes(cap)} cap; upload the file with put_file in parts "
                 "or place it in the workspace."
             )
         try:
@@ -186,7 +186,7 @@ class Run:
         except (binascii.Error, ValueError) as exc:
             raise ToolError("input_base64 is not valid base64.") from exc
         if len(raw) > cap:
-            raise ToolError(f"The base64 upload decodes to {len(raw) / 1e6:.1f} MB, over the {cap / 1e6:.0f} MB cap.")
+            raise ToolError(f"The base64 upload decodes to {megabytes(len(raw))}, over the {megabytes(cap)} cap.")
         return raw
 
     def output(self, output: str | None, default: str, *, overwrite: bool = False) -> Path:
