@@ -22,13 +22,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.strategies import SearchStrategy
 from mcp import StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from reliability.fuzzing import Ledger, arguments, narrowed, reseed, unaccounted_files
-from reliability.harness import Outcome, Sandbox, Session, session
+from reliability.sandbox import Sandbox
+from reliability.sessions import Outcome, Session, session
 
 VENV_BIN = Path(sys.executable).parent
 LIMITS = ["--max-file-mb", "64", "--max-duration-s", "120", "--max-jobs", "2"]
@@ -78,6 +80,20 @@ def job_outputs(client: Session, ledger: Ledger) -> None:
             ledger.remember(client.call("job_result", {"job_id": job["job_id"]}, timeout_s=30).structured)
 
 
+def examples(strategy: SearchStrategy[dict], count: int) -> list[dict]:
+    """Up to `count` fresh draws (fewer when the strategy has fewer distinct values)."""
+    drawn: list[dict] = []
+
+    @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.generate])
+    @given(strategy)
+    def draw(args: dict) -> None:
+        drawn.append(args)
+
+    draw()
+    return drawn
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10_000)
@@ -115,15 +131,7 @@ def main() -> None:
 
         while ledger.calls < options.calls:
             for tool, strategy in strategies.items():
-                pending: list[tuple[str, dict]] = []
-
-                @settings(max_examples=options.per_round, database=None, deadline=None,
-                          suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-                @given(args=strategy)
-                def draw(args: dict, tool: str = tool, pending: list = pending) -> None:
-                    pending.append((tool, args))
-
-                draw()
+                pending = [(tool, args) for args in examples(strategy, options.per_round)]
                 for start in range(0, len(pending), max(1, options.parallel)):
                     batch = pending[start:start + max(1, options.parallel)]
                     for (name, args), outcome in zip(batch, run(batch)):

@@ -240,6 +240,8 @@ async def main(options: argparse.Namespace) -> None:
             print(f"server RSS at idle: {idle:.0f} MB (pid {server.process.pid})")
 
             await sessions_phase(server, options.sessions, options.calls, options.budget_s, options.max_errors)
+            await anyio.sleep(2.0)
+            print(f"server RSS after the sessions phase: {rss_mb(server.process.pid):.0f} MB")
 
             if separation:
                 async def separate() -> str:

@@ -18,21 +18,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from .harness import (
-    SEED_AUDIO,
-    SEED_FOLDER,
-    SEED_MIDI,
-    Outcome,
-    Sandbox,
-    branches,
-    deref,
-    is_path,
-    path_kind,
-    path_role,
-    schema_types,
-    write_midi,
-    write_seed,
-)
+from .sandbox import SEED_AUDIO, SEED_FOLDER, SEED_MIDI, Sandbox, write_midi, write_seed
+from .schemas import branches, deref, is_path, path_kind, path_role, schema_types
+from .sessions import Outcome
 
 READ_PATHS = [SEED_AUDIO, f"{SEED_FOLDER}/{SEED_AUDIO}", f"./{SEED_AUDIO}", f"{SEED_FOLDER}//{SEED_AUDIO}",
               f"./{SEED_FOLDER}/{SEED_AUDIO}", f"{SEED_FOLDER}/./{SEED_AUDIO}", f"workspace://{SEED_AUDIO}",

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .harness import Sandbox, http_served, http_session
+from .sandbox import Sandbox
+from .sessions import http_served, http_session
 
 TOKEN = "reliability-token-0c41"
 CAP_MB = 0.05

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-
 from e2e.conftest import HttpServer, start_http, stop
 
-from .harness import Session, http_session, write_tone
+from .sandbox import write_tone
+from .sessions import Session, http_session
 
 TOOLSETS = ("--toolsets", "files,editing,jobs")
 

@@ -15,21 +15,9 @@ from pathlib import Path
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from .harness import (
-    CORPUS,
-    SECRET_SECONDS,
-    Builder,
-    PathParam,
-    Sandbox,
-    Session,
-    benign,
-    build,
-    direct_session,
-    ext_for,
-    path_params,
-    seed_base64,
-    session,
-)
+from .sandbox import CORPUS, SECRET_SECONDS, Sandbox, seed_base64
+from .schemas import Builder, PathParam, benign, path_params
+from .sessions import Session, build, direct_session, session
 
 HINTS = {
     "write_tags": {"tags": {"title": "x"}},
@@ -117,7 +105,7 @@ def test_every_path_parameter_refuses_the_whole_corpus(box: Sandbox, direct: Ses
     calls, labels = [], []
     for param, builder in params:
         for case in CORPUS:
-            calls.append((param.tool, builder.arguments(param.locator, case.value(box, ext_for(param)))))
+            calls.append((param.tool, builder.arguments(param.locator, case.value(box, param.ext))))
             labels.append((param.label, case.id))
     outcomes = direct.call_many(calls, timeout_s=60, concurrency=8, queues=[label for label, _ in labels])
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e.conftest import stdio_params
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from .fuzzing import Ledger, arguments, narrowed, reseed, unaccounted_files
-from .harness import Sandbox, Session, served
+from .sandbox import Sandbox
+from .sessions import Session, served, session
 
 EXAMPLES = 2
 """Generated calls per tool in CI (tools without parameters get one)."""
@@ -70,3 +72,18 @@ def test_every_tool_answers_generated_calls_cleanly(fuzzed: tuple[Sandbox, Sessi
     assert box.leftovers() == []
     assert unaccounted_files(box, ledger, before) == []
     assert client.call("list_files", {}).verdict == "result"
+
+
+@pytest.mark.slow
+def test_concurrent_calls_to_one_model_engine_do_not_kill_the_server(tmp_path: Path) -> None:
+    """Regression: four enhance_speech calls at once aborted the process (libDF's shared
+    streaming state is not thread-safe). Model-backed tools, four calls each, all at once."""
+    box = Sandbox.create(tmp_path)
+    calls = [(tool, {"input": "seed.wav", **extra}) for n in range(4) for tool, extra in (
+        ("enhance_speech", {"output": f"enhanced{n}.wav"}), ("detect_voice", {}), ("audio_to_midi", {"output": f"notes{n}.mid"}))]
+    params = stdio_params(box.workspace)
+    params.args = [*params.args, "--toolsets", "speech,midi"]
+    with session(params, mode="legacy") as client:
+        outcomes = client.call_many(calls, timeout_s=120, concurrency=len(calls), queues=[str(i) for i in range(len(calls))])
+        assert [o.verdict for o in outcomes] == ["result"] * len(calls), [o.text[:80] for o in outcomes]
+        assert "enhance_speech" in client.schemas()  # still serving

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from .harness import SEED_AUDIO, SEED_FOLDER, Sandbox, served, write_tone
+from .sandbox import SEED_AUDIO, SEED_FOLDER, Sandbox, write_tone
+from .sessions import served
 
 TOOLSETS = ["files", "editing", "jobs"]
 MB = 1024 * 1024

@@ -15,11 +15,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from audiolla_mcp.webhooks import SIGNATURE_HEADER, sign
 from unit.remote_signals import Listener, start_listener
 
-from .harness import Builder, Sandbox, Session, seed_base64, served
+from audiolla_mcp.webhooks import SIGNATURE_HEADER, sign
+
+from .sandbox import Sandbox, seed_base64
+from .schemas import Builder
+from .sessions import Session, served
 
 URL_TEXT = re.compile(r"\bURLs?\b")
 SECRET = "reliability-webhook-secret"

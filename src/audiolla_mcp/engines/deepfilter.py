@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class DeepFilterOnnx(Engine):
         self.lib = lib
         self.states: list[int] = []
         self.state_bytes = 0
+        self.busy = threading.Lock()
 
     def unload(self) -> None:
         for state in self.states:
@@ -80,21 +82,22 @@ class DeepFilterOnnx(Engine):
         hops = -(-(frames + STREAM_DELAY) // HOP)
         out = np.zeros((channels, hops * HOP), dtype=np.float32)
         step = HOP * out.itemsize
-        for ch in range(channels):
-            state = self._state(ch)
-            self.lib.df_set_atten_lim(state, ctypes.c_float(atten_lim_db))
-            self.lib.df_set_post_filter_beta(state, ctypes.c_float(post_filter_beta))
-            source = np.zeros(hops * HOP, dtype=np.float32)
-            source[:frames] = audio48k[ch]
-            src, dst = source.ctypes.data, out[ch].ctypes.data
-            for start, stop in chunks(hops, 500, _channel_progress(progress, ch, channels, hops),
-                                      cancel, "enhancing speech"):
-                for i in range(start, stop):
-                    self.lib.df_process_frame(state, src + i * step, dst + i * step)
-            # Flush the lookahead so the next call starts from silence, not this file's tail.
-            silence = np.zeros(HOP, dtype=np.float32)
-            for _ in range(STREAM_DELAY // HOP + 1):
-                self.lib.df_process_frame(state, silence.ctypes.data, silence.ctypes.data)
+        with self.busy:  # one call at a time: the states are shared and not thread-safe
+            for ch in range(channels):
+                state = self._state(ch)
+                self.lib.df_set_atten_lim(state, ctypes.c_float(atten_lim_db))
+                self.lib.df_set_post_filter_beta(state, ctypes.c_float(post_filter_beta))
+                source = np.zeros(hops * HOP, dtype=np.float32)
+                source[:frames] = audio48k[ch]
+                src, dst = source.ctypes.data, out[ch].ctypes.data
+                for start, stop in chunks(hops, 500, _channel_progress(progress, ch, channels, hops),
+                                          cancel, "enhancing speech"):
+                    for i in range(start, stop):
+                        self.lib.df_process_frame(state, src + i * step, dst + i * step)
+                # Flush the lookahead so the next call starts from silence, not this file's tail.
+                silence = np.zeros(HOP, dtype=np.float32)
+                for _ in range(STREAM_DELAY // HOP + 1):
+                    self.lib.df_process_frame(state, silence.ctypes.data, silence.ctypes.data)
         return out[:, STREAM_DELAY:STREAM_DELAY + frames]
 
 

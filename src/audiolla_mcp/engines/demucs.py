@@ -66,8 +66,8 @@ class DemucsEngine(Engine):
     def separate(self, mix: np.ndarray, stems: list[str], *, shifts: int = 1, overlap: float = 0.25,
                  seed: int | None = 0, batch_size: int | None = None,
                  progress: ProgressFn = no_progress, cancel: CancelToken = NEVER) -> np.ndarray:
-        """Sources (len(self.sources), channels, frames) of a normalised mix at the model rate;
-        only `stems` are guaranteed filled."""
+        """`stems` (in that order) of a normalised mix at the model rate, as one
+        (len(stems), channels, frames) array: only what was asked for is accumulated."""
         rng = random.Random(seed) if seed is not None else random
         wanted = [self.sources.index(s) for s in stems]
         # Draw every member's shifts in demucs' order, so a seed reproduces its output.
@@ -75,32 +75,34 @@ class DemucsEngine(Engine):
                    for m, _ in self.members]
         active = [i for i, (_, w) in enumerate(self.members) if any(w[k] for k in wanted)]
         estimates: np.ndarray | None = None
-        totals = [0.0] * len(self.sources)
+        totals = [0.0] * len(wanted)
         for n, i in enumerate(active):
             model, weights = self.members[i]
-            out = self._apply(model, mix, offsets[i] if shifts else [], overlap,
+            out = self._apply(model, mix, wanted, offsets[i] if shifts else [], overlap,
                               batch_size or default_batch_size(), _scaled(progress, n, len(active)),
                               cancel)
-            for k, w in enumerate(weights):
-                if w != 1.0:
-                    out[k] *= w
-                totals[k] += w
+            for j, k in enumerate(wanted):
+                if weights[k] != 1.0:
+                    out[j] *= weights[k]
+                totals[j] += weights[k]
             estimates = out if estimates is None else _add(estimates, out)
         assert estimates is not None
-        for k, total in enumerate(totals):
+        for j, total in enumerate(totals):
             if total not in (0.0, 1.0):
-                estimates[k] /= total
+                estimates[j] /= total
         return estimates
 
-    def _apply(self, model, mix: np.ndarray, offsets: list[int], overlap: float, batch_size: int,
-               progress: ProgressFn, cancel: CancelToken) -> np.ndarray:
+    def _apply(self, model, mix: np.ndarray, wanted: list[int], offsets: list[int], overlap: float,
+               batch_size: int, progress: ProgressFn, cancel: CancelToken) -> np.ndarray:
         chunking = {"segment": int(model.samplerate * model.segment), "overlap": overlap,
                     "target": getattr(model, "valid_length", None), "batch_size": batch_size,
                     "cancel": cancel, "message": "separating"}
+        every = wanted == list(range(len(self.sources)))
 
         def infer(batch: np.ndarray) -> np.ndarray:
             with self.torch.inference_mode():
-                return model(self.torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+                out = model(self.torch.from_numpy(batch).to(self.device))
+                return (out if every else out[:, wanted]).float().cpu().numpy()
 
         if not offsets:
             return overlap_add(mix, infer, progress=progress, **chunking)
@@ -203,7 +205,7 @@ def separate(audio: np.ndarray, sr: int, *, model: str = "htdemucs", stems: list
         del mix
         sources *= std
         sources += mean
-        by_name = {s: sources[i] for i, s in enumerate(engine.sources) if s in needed}
+        by_name = dict(zip(needed, sources))
         all_sources = list(engine.sources)
         model_sr = engine.samplerate
     if "instrumental" in names:
