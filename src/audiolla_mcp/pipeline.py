@@ -32,6 +32,7 @@ from mcp_types import TextContent
 from pydantic import BaseModel, Field
 
 from . import catalog
+from .arguments import argument_problem
 from .audio_io import format_for
 from .errors import ToolError
 from .presets import BUILTIN_NAMES, Preset, Ref, Step, check_steps, pipeline_op, substitute, truthy
@@ -346,11 +347,11 @@ class Runner:
         except BaseException:
             for path in placed:
                 path.unlink(missing_ok=True)
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_run_folder(folder)
             raise
         kept = plan.keep and folder.is_dir() and any(folder.iterdir())
         if not kept:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_run_folder(folder)
         await self._progress(len(plan.steps), len(plan.steps), "done")
         return PipelineRun(
             input=plan.input,
@@ -424,10 +425,8 @@ class Runner:
 
     async def _call(self, op: str, arguments: dict[str, Any], context: StepContext) -> Any:
         """One tool call as a client's goes: the server's argument check, then the tool itself."""
-        from .server import _argument_problem
-
         tool = self.server._tool_manager.get_tool(op)
-        problem = tool and _argument_problem(op, tool.parameters, tool.fn_metadata, arguments)
+        problem = tool and argument_problem(op, tool.parameters, tool.fn_metadata, arguments)
         if problem:
             raise MCPToolError(problem)
         return await self.server.call_tool(op, arguments, context)
@@ -671,3 +670,12 @@ def _rewrite(value: Any, moves: dict[Path, Path], workspace: Any) -> Any:
 
 def _reason(exc: Exception, op: str) -> str:
     return str(exc).removeprefix(f"Error executing tool {op}: ")
+
+
+def _remove_run_folder(folder: Path) -> None:
+    """Delete a run's folder, and `runs/` too when this run was all it held."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:
+        pass  # other runs' folders (or a user's files) are still there

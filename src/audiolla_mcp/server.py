@@ -12,9 +12,9 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
-from pydantic import ValidationError
 
 from . import __version__, catalog, prompts, resources
+from .arguments import argument_problem
 from .config import Settings
 from .errors import ToolError
 from .jobs import JobManager
@@ -117,8 +117,7 @@ def build_server(settings: Settings, app: App | None = None) -> MCPServer:
 
 
 def _check_arguments(server: MCPServer) -> None:
-    """Argument errors an LLM can act on: misspelt names are refused (not silently ignored), and
-    validation failures read `end_s: must be greater than 0 (got -3)`, one line per field."""
+    """Every call's arguments go through `argument_problem` before the SDK sees them."""
     lowlevel = server._lowlevel_server
     sdk_call = lowlevel.get_request_handler("tools/call")
     assert sdk_call is not None
@@ -126,30 +125,12 @@ def _check_arguments(server: MCPServer) -> None:
     async def call_tool(ctx: Any, params: CallToolRequestParams) -> Any:
         tool = server._tool_manager.get_tool(params.name)
         if tool is not None:
-            problem = _argument_problem(params.name, tool.parameters, tool.fn_metadata, params.arguments or {})
+            problem = argument_problem(params.name, tool.parameters, tool.fn_metadata, params.arguments or {})
             if problem:
                 return CallToolResult(content=[TextContent(type="text", text=problem)], is_error=True)
         return await sdk_call.handler(ctx, params)
 
     lowlevel.add_request_handler("tools/call", CallToolRequestParams, call_tool)
-
-
-def _argument_problem(name: str, schema: dict[str, Any], metadata: Any, arguments: dict[str, Any]) -> str | None:
-    known = schema.get("properties", {})
-    unknown = sorted(set(arguments) - set(known))
-    if unknown:
-        return f"{name} does not take {', '.join(map(repr, unknown))}; its parameters are: {', '.join(known)}."
-    try:
-        metadata.validate_arguments(arguments)
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False):
-            where = ".".join(str(part) for part in error["loc"]) or "arguments"
-            message = error["msg"].removeprefix("Value error, ")
-            got = f" (got {error['input']!r})" if error["type"] not in ("missing",) and "input" in error else ""
-            lines.append(f"{where}: {message}{got}")
-        return f"Invalid arguments for {name}: " + "; ".join(lines[:10]) + "."
-    return None
 
 
 def _advertise_list_changed(server: MCPServer) -> None:

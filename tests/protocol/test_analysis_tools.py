@@ -61,6 +61,9 @@ async def test_key_and_chords(call, song):
 async def test_onsets(call, song):
     data = (await call("detect_onsets", {"input": "song.wav", "max_onsets": 3})).structured_content
     assert len(data["onsets"]) == 3 and data["truncated"] and data["onset_count"] >= 16
+    early = (await call("detect_onsets", {"input": "song.wav", "backtrack": True})).structured_content
+    assert early["onset_count"] == data["onset_count"]
+    assert all(before <= after for before, after in zip(early["onsets"], data["onsets"]))
 
 
 async def test_melody_to_midi(call, signals, workspace):

@@ -101,6 +101,8 @@ async def test_trim_never_overwrites_and_bad_ranges_write_nothing(call, signals,
     assert_tool_error(await call("trim", {"input": "r.wav", "output": "r.trim.wav", "end_s": 0.5}), "overwrite")
     assert_tool_error(await call("trim", {"input": "r.wav", "start_s": 5.0}))
     assert_tool_error(await call("trim", {"input": "r.wav", "start_s": 0.6, "end_s": 0.5}))
+    assert_tool_error(await call("trim", {"input": "r.wav", "start_s": 1e308}), "past the end")
+    assert_tool_error(await call("trim", {"input": "r.wav", "end_s": 1e308}), "past the end")
     assert workspace_files(workspace) == ["r.trim-2.wav", "r.trim.wav", "r.wav"]
 
 
@@ -141,7 +143,9 @@ async def test_base64_cap(workspace, tmp_path):
     server = build_server(Settings.from_env(workspace=workspace, toolsets=["all"], max_base64_mb=0.001))
     async with Client(server) as client:
         big = base64.b64encode(b"\0" * 5000).decode()
-        assert_tool_error(await client.call_tool("put_file", {"path": "a.bin", "data_base64": big}), "cap")
+        assert_tool_error(
+            await client.call_tool("put_file", {"path": "a.bin", "data_base64": big}), "cap", "workspace folder"
+        )
     assert workspace_files(workspace) == []
 
 

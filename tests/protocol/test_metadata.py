@@ -70,3 +70,5 @@ async def test_fingerprint_and_compare(call, signals, workspace):
     assert result["similarity"] > 0.9 and result["same_recording"] is True
     alone = ok(await call("fingerprint", {"input": "m.wav"}))
     assert alone["similarity"] is None and alone["fingerprint"] == result["fingerprint"]
+    signals.write("blip.wav", music[None, : sr // 2])
+    assert "at least about 3 seconds" in error_text(await call("fingerprint", {"input": "blip.wav"}))

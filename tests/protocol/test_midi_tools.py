@@ -67,6 +67,8 @@ async def test_compose_reports_the_bad_note_by_path(call, workspace):
     spec = {**SPEC, "tracks": [{"channel": 16, "notes": [note(60, 0, -1)]}]}
     assert_tool_error(await call("midi_compose", {"spec": spec}), "channel", "duration")
     assert_tool_error(await call("midi_compose", {"spec": {"tracks": [{"notes": []}]}}), "notes")
+    spec = {**SPEC, "tracks": [{"notes": [note(60, 1e307, 1e307)]}]}
+    assert_tool_error(await call("midi_compose", {"spec": spec}), "tracks.0.notes.0.start", "tracks.0.notes.0.duration")
     assert workspace_files(workspace) == []
 
 
@@ -78,6 +80,7 @@ async def test_humanize_with_a_seed_is_repeatable(call, workspace):
     await call("midi_humanize", {**args, "seed": 6, "output": "h3.mid"})
     first, second = (workspace / "h1.mid").read_bytes(), (workspace / "h2.mid").read_bytes()
     assert first == second != (workspace / "h3.mid").read_bytes()
+    assert_tool_error(await call("midi_humanize", {**args, "seed": -1}), "seed")
 
 
 async def test_non_midi_input_is_a_clear_error(call, signals):

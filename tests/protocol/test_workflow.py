@@ -313,7 +313,7 @@ async def test_a_step_that_fails_mid_run_leaves_nothing_behind(call, signals, wo
     ]
     result = await call("run_pipeline", {"input": "a.wav", "steps": steps, "keep_intermediates": True})
     assert result.is_error and "steps[2] 'late' (trim) failed:" in result.content[0].text
-    assert files_in(workspace) == ["a.wav", "notes.mid"]
+    assert files_in(workspace) == ["a.wav", "notes.mid"] and not (workspace / "runs").exists()
     invalid = await call("run_pipeline", {"input": "a.wav", "steps": [{"op": "reverse"}, {"op": "trim", "params": {"end_s": -3}}]})
     assert invalid.is_error
     assert "steps[1] 'trim' (trim) failed: Invalid arguments for trim: end_s: Input should be greater than 0 (got -3)" in (

@@ -347,7 +347,7 @@ def onset_frames(features: MusicFeatures) -> np.ndarray:
     return features.memo("onset_frames", compute)
 
 
-def backtrack(frames: np.ndarray, envelope: np.ndarray) -> np.ndarray:
+def backtrack_to_minima(frames: np.ndarray, envelope: np.ndarray) -> np.ndarray:
     """Move each onset back to the last local minimum of the envelope before it."""
     interior = np.flatnonzero((envelope[1:-1] <= envelope[:-2]) & (envelope[1:-1] < envelope[2:])) + 1
     minima = np.concatenate([[0], interior])
@@ -372,7 +372,7 @@ def detect_onsets(
     progress(1, 1, "onsets")
     strengths = envelope[frames] / envelope.max() if len(frames) else np.zeros(0)
     if backtrack and len(frames):
-        frames = backtrack(frames, envelope)
+        frames = backtrack_to_minima(frames, envelope)
     times = MusicFeatures.frame_times(frames)
     rate = len(times) / features.duration_s if features.duration_s > 0 else 0.0
     return OnsetsResult(

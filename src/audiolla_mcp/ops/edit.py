@@ -65,8 +65,9 @@ def trim(samples: np.ndarray, sr: int, start_s: float, end_s: float | None = Non
     total = n / sr
     if start_s < 0:
         raise ToolError(f"start_s must be >= 0 (got {start_s}).")
-    start = round(start_s * sr)
-    end = n if end_s is None else round(end_s * sr)
+    # Compare in seconds first: a huge time would overflow the frame arithmetic.
+    start = round(min(start_s, total + 1) * sr)
+    end = n if end_s is None else round(min(end_s, total + 1) * sr)
     if start >= n:
         raise ToolError(f"start_s {start_s} is at or past the end (duration {total:.3f} s).")
     if end > n:

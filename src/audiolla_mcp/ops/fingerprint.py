@@ -45,10 +45,10 @@ def _fpcalc(path: Path, length_s: int) -> dict:
     # fpcalc 1.5 with FFmpeg 5 exits non-zero at the end of any file shorter than -length
     # ("Error decoding audio frame (End of file)") yet prints a valid result: trust the JSON.
     if not data.get("fingerprint"):
-        reason = result.stderr.strip().splitlines()[-1:] or ["no fingerprint"]
+        reason = (result.stderr.strip().splitlines() or ["no fingerprint"])[-1].removeprefix("ERROR: ")
         raise ToolError(
-            f"cannot fingerprint {path.name} ({reason[0]}); it must be audio with at least a few "
-            "seconds of sound."
+            f"cannot fingerprint {path.name} ({reason}): Chromaprint needs audio with at least "
+            "about 3 seconds of sound; silence and very short clips give no fingerprint."
         )
     return data
 

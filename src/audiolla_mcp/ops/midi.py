@@ -107,9 +107,11 @@ TimeSignature = Annotated[
         description="Time signature as 'beats/unit', e.g. '4/4', '3/4', '6/8', '7/8'.",
     ),
 ]
+MAX_BEATS = 100_000  # 14 hours at 120 bpm: a bound that keeps tick arithmetic finite
 Beat = Annotated[
     float,
-    Field(ge=0, description="Position in beats (quarter notes) from the start; 0 = first beat."),
+    Field(ge=0, le=MAX_BEATS,
+          description="Position in beats (quarter notes) from the start; 0 = first beat."),
 ]
 Bpm = Annotated[float, Field(ge=20, le=400, description="Tempo in quarter-note beats per minute.")]
 
@@ -125,8 +127,10 @@ class NoteSpec(_Spec):
         description="MIDI note 0–127 or a name like 'C4' (= 60), 'F#3', 'Bb5'. On a drum track the "
         "GM drum sound: 36 kick, 38 snare, 42 closed hat, 46 open hat, 49 crash, 51 ride."
     )
-    start: float = Field(ge=0, description="Onset in beats from the start (0 = first beat).")
-    duration: float = Field(gt=0, description="Length in beats: 1 quarter, 0.5 eighth, 4 whole.")
+    start: Beat = Field(description="Onset in beats from the start (0 = first beat).")
+    duration: float = Field(
+        gt=0, le=MAX_BEATS, description="Length in beats: 1 quarter, 0.5 eighth, 4 whole."
+    )
     velocity: int = Field(
         90, ge=1, le=127, description="Loudness 1–127: 40 soft, 90 normal, 120 loud."
     )

@@ -178,8 +178,8 @@ class Run:
         cap = self.settings.max_base64_bytes
         if len(data) > cap * 4 // 3 + 8:
             raise ToolError(
-                f"The base64 upload is over the {megabytes(cap)} cap; upload the file with put_file in parts "
-                "or place it in the workspace."
+                f"The base64 upload is over the {megabytes(cap)} cap; place the file in the workspace "
+                "(copy it into the workspace folder) and pass its path instead."
             )
         try:
             raw = base64.b64decode(data.split(",", 1)[-1] if data.startswith("data:") else data, validate=True)

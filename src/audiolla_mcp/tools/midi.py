@@ -295,7 +295,7 @@ async def midi_humanize(
         float, Field(ge=0, le=100, description="Each velocity changes by a random ± this percent.")
     ] = 10.0,
     seed: Annotated[
-        int, Field(description="Random seed: the same seed gives the same result.")
+        int, Field(ge=0, le=2**32 - 1, description="Random seed: the same seed gives the same result.")
     ] = 0,
     output: MidiOutputArg = None,
     overwrite: OverwriteArg = False,
