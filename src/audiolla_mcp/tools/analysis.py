@@ -260,7 +260,8 @@ async def analyze(
     input_format: InputFormatArg = None,
 ) -> Annotated[CallToolResult, Analyzed]:
     def compute(run: Run, audio: Any) -> Any:
-        from ..ops.analysis import SECTIONS, analyze as analyze_op
+        from ..ops.analysis import SECTIONS
+        from ..ops.analysis import analyze as analyze_op
 
         return analyze_op(audio.samples, audio.sr, features or SECTIONS, progress=run.progress, cancel=run.cancel)
 
@@ -313,7 +314,8 @@ async def detect_beats(
     def work(run: Run) -> Reply:
         import numpy as np
 
-        from ..ops.beats import click_track as clicks, detect_beats as detect
+        from ..ops.beats import click_track as clicks
+        from ..ops.beats import detect_beats as detect
 
         audio = run.load(input, input_base64, input_format)
         found = detect(audio.samples, audio.sr, start_bpm=start_bpm, max_beats=10**9,
@@ -397,7 +399,8 @@ async def track_melody(
     input_format: InputFormatArg = None,
 ) -> Annotated[CallToolResult, Melody]:
     def work(run: Run) -> Reply:
-        from ..ops.melody import melody_midi, track_melody as track
+        from ..ops.melody import melody_midi
+        from ..ops.melody import track_melody as track
 
         audio = run.load(input, input_base64, input_format)
         found = track(audio.samples, audio.sr, points=points, max_notes=max_notes, progress=run.progress, cancel=run.cancel)
@@ -535,7 +538,8 @@ async def compare_audio(
     overwrite: OverwriteArg = False,
 ) -> Annotated[CallToolResult, Compared]:
     def work(run: Run) -> Reply:
-        from ..ops.analysis import compare_audio as compare, comparison_png
+        from ..ops.analysis import compare_audio as compare
+        from ..ops.analysis import comparison_png
 
         first, second = run.load(a, what="a"), run.load(b, what="b")
         found = compare(first.samples, first.sr, second.samples, second.sr, align=align, max_offset_s=max_offset_s,

@@ -13,15 +13,22 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
 import weakref
-from contextvars import ContextVar
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp_types import AudioContent, CallToolResult, ContentBlock, ImageContent, TextContent
+from mcp_types import (
+    AudioContent,
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    TextContent,
+)
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
@@ -33,6 +40,8 @@ from ..workspace import megabytes, mime_type
 
 if TYPE_CHECKING:
     from ..server import App
+
+log = logging.getLogger(__name__)
 
 # -- parameter types ---------------------------------------------------------------------------
 
@@ -280,6 +289,45 @@ def source_ext(input: str | None, default: str = "wav") -> str:
     return default
 
 
+# -- writing a tool's audio result ------------------------------------------------------------
+
+
+def peak_field() -> object:
+    return Field(
+        default=None,
+        description="Sample peak of the result in dBFS; above 0 it was clipped when written as PCM "
+        "(lower the gain or write bit_depth 32).",
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where and how a tool writes its audio: the output arguments every audio-writing tool shares."""
+
+    output: str | None
+    format: str | None
+    overwrite: bool
+    bit_depth: int | None = None
+    bitrate_kbps: int | None = None
+
+    def save(self, run: Run, samples, sr: int, source_name: str, tag: str, input: str | None,
+             folder: str | None = None) -> AudioOutput:
+        return run.save_audio(
+            samples, sr, output=self.output, default=derived(source_name, tag, source_ext(input), folder=folder),
+            format=self.format, overwrite=self.overwrite, bit_depth=self.bit_depth, bitrate_kbps=self.bitrate_kbps,
+        )
+
+
+def peak_and_warning(samples, out: AudioOutput) -> tuple[float | None, str]:
+    """The result's sample peak and, when a PCM file clipped, a sentence for the summary."""
+    from ..ops.dsp import sample_peak_dbfs
+
+    peak = sample_peak_dbfs(samples)
+    if peak is not None and peak > 0 and out.format in ("wav", "flac", "aiff"):
+        return peak, f" Peaks reached {peak:+.1f} dBFS and were clipped; lower the gain or use bit_depth 32."
+    return peak, ""
+
+
 # -- running a tool body -----------------------------------------------------------------------
 
 
@@ -401,8 +449,8 @@ async def notify_files_changed(ctx: Context) -> None:
     try:
         await ctx.notify_resources_changed()
         await ctx.session.send_resource_list_changed()
-    except Exception:
-        pass
+    except Exception:  # a client that has gone away must not fail the call that changed the files
+        log.debug("could not notify the client that the workspace changed", exc_info=True)
 
 
 def reply_result(app: App, reply: Reply, *, inline: bool = False) -> CallToolResult:

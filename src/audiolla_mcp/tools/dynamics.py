@@ -17,6 +17,7 @@ from .common import (
     BackgroundArg,
     BitDepthArg,
     BitrateArg,
+    Destination,
     FormatArg,
     InlineArg,
     InputArg,
@@ -27,8 +28,9 @@ from .common import (
     Reply,
     Run,
     execute,
+    peak_and_warning,
+    peak_field,
 )
-from .effects import Destination, peak_and_warning, peak_field
 
 AttackArg = Annotated[float, Field(ge=0.1, le=500, description="How fast the gain moves in (ms, time constant).")]
 ReleaseArg = Annotated[float, Field(ge=1, le=5000, description="How fast it moves back (ms, time constant).")]

@@ -20,6 +20,7 @@ from .common import (
     BackgroundArg,
     BitDepthArg,
     BitrateArg,
+    Destination,
     FormatArg,
     InlineArg,
     InputArg,
@@ -145,8 +146,7 @@ def _one_in_one_out(
     def work(run: Run) -> Reply:
         audio = run.load(input, input_base64, input_format)
         samples, describe = edit(run, audio)
-        out = run.save_audio(samples, audio.sr, output=output, default=derived(audio.name, tag, source_ext(input)),
-                             format=format, overwrite=overwrite)
+        out = Destination(output, format, overwrite).save(run, samples, audio.sr, audio.name, tag, input)
         summary = f"Wrote {out.path} ({out.duration_s:.2f} s, {out.channels} ch): {describe}."
         return Reply(result=EditResult(output=out), summary=summary, inline_audio=[run.written[-1]])
 

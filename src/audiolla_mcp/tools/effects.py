@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
@@ -18,6 +17,7 @@ from .common import (
     BackgroundArg,
     BitDepthArg,
     BitrateArg,
+    Destination,
     FormatArg,
     InlineArg,
     InputArg,
@@ -27,51 +27,15 @@ from .common import (
     OverwriteArg,
     Reply,
     Run,
-    derived,
     execute,
-    source_ext,
+    peak_and_warning,
+    peak_field,
 )
 
 ScaleArg = Annotated[
     Scale | None,
     Field(description="Allowed notes; default: the key's own mode (major/minor), chromatic without a key."),
 ]
-
-
-def peak_field() -> object:
-    return Field(
-        default=None,
-        description="Sample peak of the result in dBFS; above 0 it was clipped when written as PCM "
-        "(lower the gain or write bit_depth 32).",
-    )
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where and how a tool writes its audio: the output arguments every effect tool shares."""
-
-    output: str | None
-    format: str | None
-    overwrite: bool
-    bit_depth: int | None
-    bitrate_kbps: int | None
-
-    def save(self, run: Run, samples, sr: int, source_name: str, tag: str, input: str | None,
-             folder: str | None = None) -> AudioOutput:
-        return run.save_audio(
-            samples, sr, output=self.output, default=derived(source_name, tag, source_ext(input), folder=folder),
-            format=self.format, overwrite=self.overwrite, bit_depth=self.bit_depth, bitrate_kbps=self.bitrate_kbps,
-        )
-
-
-def peak_and_warning(samples, out: AudioOutput) -> tuple[float | None, str]:
-    """The result's sample peak and, when a PCM file clipped, a sentence for the summary."""
-    from ..ops.dsp import sample_peak_dbfs
-
-    peak = sample_peak_dbfs(samples)
-    if peak is not None and peak > 0 and out.format in ("wav", "flac", "aiff"):
-        return peak, f" Peaks reached {peak:+.1f} dBFS and were clipped; lower the gain or use bit_depth 32."
-    return peak, ""
 
 
 # -- EQ, effect chains, convolution ------------------------------------------------------------

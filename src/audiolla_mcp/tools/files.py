@@ -11,7 +11,17 @@ from pydantic import BaseModel, Field
 
 from .. import audio_io
 from . import tool
-from .common import FileOutput, InputArg, OverwriteArg, Reply, Run, app_of, execute, notify_files_changed, reply_result
+from .common import (
+    FileOutput,
+    InputArg,
+    OverwriteArg,
+    Reply,
+    Run,
+    app_of,
+    execute,
+    notify_files_changed,
+    reply_result,
+)
 
 PathArg = Annotated[str, Field(description="Workspace path or workspace:// URI of the file.")]
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from . import tool
 from .common import (
     AudioOutput,
-    BackgroundArg,
     Backgroundable,
+    BackgroundArg,
     BitDepthArg,
     BitrateArg,
     FormatArg,

@@ -17,6 +17,7 @@ from .common import (
     BackgroundArg,
     BitDepthArg,
     BitrateArg,
+    Destination,
     FormatArg,
     InlineArg,
     InputArg,
@@ -28,7 +29,6 @@ from .common import (
     Run,
     execute,
 )
-from .effects import Destination
 
 
 class MasterResult(Backgroundable):
