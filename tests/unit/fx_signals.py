@@ -104,3 +104,20 @@ def music(seconds: float, peak: float = 0.5, seed: int = 0, sr: int = SR) -> np.
         out[0, start : start + length] += (note + click) * pan
         out[1, start : start + length] += (note + click) * (1 - pan)
     return (peak * out / np.abs(out).max()).astype(np.float32)
+
+
+def syllables(seconds: float, peak: float = 0.3, seed: int = 0, sr: int = SR) -> np.ndarray:
+    """Speech-like voiced syllables, (1, frames): 0.12–0.35 s harmonic tones (110–220 Hz,
+    11 harmonics falling 1/h, pitch gliding up 10 %) under a sin² envelope, 0.08–0.4 s apart."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(round(seconds * sr))
+    start = 0.2
+    while start < seconds - 0.5:
+        length, f0 = rng.uniform(0.12, 0.35), rng.uniform(110, 220)
+        t = np.arange(round(length * sr)) / sr
+        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * t / length)) / sr
+        voice = sum(np.sin(h * phase) / h for h in range(1, 12)) * np.sin(np.pi * t / length) ** 2
+        first = round(start * sr)
+        out[first : first + voice.size] += voice
+        start += length + rng.uniform(0.08, 0.4)
+    return (peak * out / np.abs(out).max())[None].astype(np.float32)

@@ -3,9 +3,11 @@ near the reference's loudness, chains land on their targets under the true-peak 
 
 from __future__ import annotations
 
+import matchering
 import numpy as np
 import pyloudnorm
 import pytest
+import soundfile as sf
 from fx_signals import SR, music
 
 from audiolla_mcp.errors import ToolError
@@ -29,6 +31,16 @@ def test_reference_mode_matches_the_reference_loudness():
     assert lufs(out.audio, out.sr) == pytest.approx(lufs(reference, SR), abs=1.0)
     assert out.output_lufs == pytest.approx(lufs(out.audio, out.sr), abs=0.2)
     assert out.reference_lufs == pytest.approx(lufs(reference, SR), abs=0.2)
+
+
+def test_reference_mode_gives_what_matchering_gives_from_files(tmp_path):
+    target, reference = music(8, peak=0.2, seed=3), music(8, peak=0.9, seed=4)
+    for name, audio in (("target", target), ("reference", reference)):
+        sf.write(tmp_path / f"{name}.wav", audio.T, SR, subtype="FLOAT")
+    matchering.process(target=str(tmp_path / "target.wav"), reference=str(tmp_path / "reference.wav"),
+                       results=[matchering.Result(str(tmp_path / "out.wav"), "FLOAT", use_limiter=True)])
+    expected, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(mastering.master_reference(target, SR, reference, SR).audio, expected.T)
 
 
 def test_reference_mode_accepts_mono_and_refuses_bad_pairs():

@@ -1,8 +1,4 @@
-"""Repair: declip, dehum, noise reduction and harmonic/percussive separation.
-
-noisereduce and librosa are imported by the functions that use them: together they take
-seconds to import, which declip and dehum should not pay on a first call.
-"""
+"""Repair: declip, dehum, noise reduction and harmonic/percussive separation."""
 
 from __future__ import annotations
 
@@ -17,8 +13,10 @@ import numpy as np
 from scipy.signal import welch
 
 from ..errors import ToolError
-from ..progress import NEVER, CancelToken, ProgressFn, chunks, no_progress
+from ..progress import NEVER, CancelToken, ProgressFn, no_progress
+from . import spectral_gate
 from .dsp import apply_sos, biquad
+from .stft import istft, stft
 
 PEAK_CEILING = 10 ** (-0.1 / 20)
 
@@ -166,110 +164,122 @@ def repair(samples: np.ndarray, sr: int, declip_peaks: bool = True, remove_hum: 
 
 # -- noise reduction ----------------------------------------------------------------------------
 
-NOISE_CHUNK_S = 15.0
-NOISE_PADDING_S = 0.7
-"""Each chunk is denoised with this much context either side, so chunk edges do not show."""
-
-
 def reduce_noise(samples: np.ndarray, sr: int, stationary: bool = False, strength: float = 0.9,
                  noise: np.ndarray | None = None, *, progress: ProgressFn = no_progress,
                  cancel: CancelToken = NEVER) -> np.ndarray:
-    """Spectral gating (noisereduce); `strength` is the share of the noise removed (0-1).
+    """Spectral gating; `strength` is the share of the noise removed (0-1).
 
     Non-stationary mode tracks a moving noise floor and needs no noise sample. Stationary mode
-    learns one floor: from `noise` (a noise-only clip) when given, else from each 15 s chunk,
+    learns one floor: from `noise` (a noise-only clip) when given, else from the whole input,
     which only works when the input is mostly noise (steady tones would be taken for noise).
-    Channels are denoised in parallel threads (the FFTs release the GIL).
     """
     if not 0 <= strength <= 1:
         raise ToolError("strength must be between 0 and 1")
-    frames = samples.shape[-1]
-    if frames < 2048:
+    if samples.shape[-1] < 2048:
         raise ToolError("the input is too short for noise reduction (needs at least 0.05 s)")
-    import noisereduce
-
-    reference = None if noise is None else np.ascontiguousarray(noise.mean(axis=0), np.float32)
-    pad = int(NOISE_PADDING_S * sr)
-    out = np.empty(samples.shape, np.float32)
-
-    def clean(y: np.ndarray) -> np.ndarray:
-        return noisereduce.reduce_noise(y=y, sr=sr, stationary=stationary, y_noise=reference,
-                                        prop_decrease=strength, chunk_size=None, use_tqdm=False)
-
-    with ThreadPoolExecutor(max_workers=min(samples.shape[0], os.cpu_count() or 1)) as pool:
-        for start, stop in chunks(frames, int(NOISE_CHUNK_S * sr), progress, cancel, "reducing noise"):
-            lo, hi = max(0, start - pad), min(frames, stop + pad)
-            for channel, part in enumerate(pool.map(clean, samples[:, lo:hi])):
-                out[channel, start:stop] = part[start - lo : stop - lo]
-    return out
+    return spectral_gate.gate(samples, sr, stationary, strength, noise, progress=progress, cancel=cancel)
 
 
 # -- harmonic / percussive ----------------------------------------------------------------------
 
 HPSS_FFT, HPSS_HOP, HPSS_KERNEL = 2048, 512, 31
+MEDIAN_LANES = 64
+"""Lanes filtered together: their two sorted windows (2 × 31 × 64 floats) stay in the L1 cache."""
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_median(x: np.ndarray, k: int) -> np.ndarray:
-    """Median of every window of `k` along the last axis of a (rows, n + k − 1) array.
+def _mirror(i: int, n: int) -> int:
+    """Index i of a signal of n samples mirrored at both ends (scipy.ndimage's "reflect")."""
+    i %= 2 * n
+    return i if i < n else 2 * n - 1 - i
 
-    A sorted window is kept per row; each step overwrites the leaving value with the entering
-    one and bubbles it into place, so a step costs the distance between them, not a sort.
+
+@numba.njit(cache=True, nogil=True)
+def _running_median(x: np.ndarray, k: int, out: np.ndarray) -> None:
+    """Centred median of `k` (odd, ≥ 3) values along axis 0 of a (n, lanes) array into `out`,
+    the rows beyond the edges mirrored.
+
+    Every lane keeps its window sorted. A step drops the leaving value and inserts the
+    entering one in a single pass of selects and min/max over the window, into a second
+    window: the same operations in every lane, so a block of lanes advances together in SIMD
+    registers instead of branching value by value.
     """
-    rows, width = x.shape
-    n = width - k + 1
-    out = np.empty((rows, n), x.dtype)
+    n, lanes = x.shape
     half = k // 2
-    for r in range(rows):
-        window = np.sort(x[r, :k])
-        out[r, 0] = window[half]
+    window, spare = np.empty((k, MEDIAN_LANES), x.dtype), np.empty((k, MEDIAN_LANES), x.dtype)
+    leaving, entering = np.empty(MEDIAN_LANES, x.dtype), np.empty(MEDIAN_LANES, x.dtype)
+    column = np.empty(k, x.dtype)
+    for first in range(0, lanes, MEDIAN_LANES):
+        width = min(MEDIAN_LANES, lanes - first)
+        for j in range(width):
+            for r in range(k):
+                column[r] = x[_mirror(r - half, n), first + j]
+            window[:, j] = np.sort(column)
+            out[0, first + j] = window[half, j]
         for i in range(1, n):
-            old, new = x[r, i - 1], x[r, i + k - 1]
-            j = np.searchsorted(window, old)
-            while j + 1 < k and window[j + 1] < new:
-                window[j] = window[j + 1]
-                j += 1
-            while j > 0 and window[j - 1] > new:
-                window[j] = window[j - 1]
-                j -= 1
-            window[j] = new
-            out[r, i] = window[half]
-    return out
+            gone, new = _mirror(i - 1 - half, n), _mirror(i + half, n)
+            for j in range(width):
+                leaving[j], entering[j] = x[gone, first + j], x[new, first + j]
+            # with the leaving value dropped, row r holds w[r] below it and w[r + 1] from it
+            # on; the entering value then lands between rows r − 1 and r
+            for r in range(k):
+                into, this = spare[r], window[r]
+                lower, upper = window[max(r - 1, 0)], window[min(r + 1, k - 1)]
+                for j in range(width):
+                    here = this[j] if this[j] < leaving[j] else upper[j]
+                    below = lower[j] if lower[j] < leaving[j] else this[j]
+                    if r == 0:
+                        into[j] = min(here, entering[j])
+                    elif r == k - 1:
+                        into[j] = max(below, entering[j])
+                    else:
+                        into[j] = max(below, min(here, entering[j]))
+            window, spare = spare, window
+            middle = window[half]
+            for j in range(width):
+                out[i, first + j] = middle[j]
 
 
 def median_filter(x: np.ndarray, k: int, axis: int) -> np.ndarray:
-    """Centred running median of a 2-D array along `axis`, edges mirrored (as scipy.ndimage's
-    median_filter with mode="reflect", at a fraction of its cost)."""
-    moved = np.moveaxis(x, axis, -1)
-    padded = np.ascontiguousarray(np.pad(moved, ((0, 0), (k // 2, k // 2)), mode="symmetric"))
-    return np.moveaxis(_running_median(padded, k), -1, axis)
-
-
-@numba.njit(cache=True, nogil=True)
-def _linked_magnitude(spectrum: np.ndarray) -> np.ndarray:
-    """|S| averaged over the channels of a (frames, bins, channels) spectrogram, one pass."""
-    frames, bins, channels = spectrum.shape
-    out = np.zeros((frames, bins), np.float32)
-    for t in range(frames):
-        for b in range(bins):
-            for c in range(channels):
-                out[t, b] += abs(spectrum[t, b, c]) / channels
+    """Centred running median of a 2-D array along `axis`, edges mirrored (scipy.ndimage's
+    median_filter with mode="reflect", at a fraction of its cost); `k` odd, at least 3."""
+    if k < 3 or k % 2 == 0:
+        raise ValueError("the median window must be odd and at least 3")
+    out = np.empty_like(x)
+    if axis == 0:
+        _running_median(x, k, out)
+    else:  # transposed views: lanes then run along axis 0, a cache line serving 16 steps
+        _running_median(x.T, k, out.T)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _masked(spectrum: np.ndarray, keep: np.ndarray, other: np.ndarray, margin: float) -> np.ndarray:
-    """A (frames, bins, channels) spectrum under the mask keep² / (keep² + (margin·other)²), 0
-    where both are 0 (librosa.util.softmask with power 2, fused with the product)."""
-    frames, bins, channels = spectrum.shape
-    out = np.empty_like(spectrum)
+def _linked_magnitude(spectrum: np.ndarray, out: np.ndarray) -> None:
+    """|S| averaged over the channels of a (channels, frames, bins) spectrogram, into `out`
+    (zeros on entry)."""
+    channels, frames, bins = spectrum.shape
+    for c in range(channels):
+        for t in range(frames):
+            row, into = spectrum[c, t], out[t]
+            for b in range(bins):
+                into[b] += math.sqrt(row[b].real ** 2 + row[b].imag ** 2) / channels
+
+
+@numba.njit(cache=True, nogil=True)
+def _masked(spectrum: np.ndarray, keep: np.ndarray, other: np.ndarray, margin: float, out: np.ndarray) -> None:
+    """A (channels, frames, bins) spectrogram under the mask keep² / (keep² + (margin·other)²),
+    0 where both are 0 (librosa.util.softmask with power 2, fused with the product), into `out`."""
+    channels, frames, bins = spectrum.shape
+    mask = np.empty(bins, np.float32)
     for t in range(frames):
+        kept, against = keep[t], other[t]
         for b in range(bins):
-            k, o = keep[t, b] ** 2, (margin * other[t, b]) ** 2
-            mask = k / (k + o) if k + o > 0 else 0.0
-            for c in range(channels):
-                out[t, b, c] = spectrum[t, b, c] * mask
-    return out
+            k, o = kept[b] ** 2, (margin * against[b]) ** 2
+            mask[b] = k / (k + o) if k + o > 0 else 0.0
+        for c in range(channels):
+            row, into = spectrum[c, t], out[c, t]
+            for b in range(bins):
+                into[b] = row[b] * mask[b]
 
 
 @dataclass(frozen=True)
@@ -288,28 +298,27 @@ def hpss(samples: np.ndarray, sr: int, margin: float = 1.0, *, progress: Progres
     that sum back to the input; larger margins make each part cleaner and leave a residual out
     of both.
     """
-    import librosa
-
     if margin < 1:
         raise ToolError("margin must be at least 1")
     frames = samples.shape[-1]
     if frames < HPSS_FFT:
         raise ToolError(f"the input is too short to split (needs {HPSS_FFT / sr:.2f} s)")
-    # librosa's (channels, bins, frames) spectrogram is Fortran-ordered: its transpose is a
-    # C-ordered (frames, bins, channels) view, the layout the kernels stream through
-    spectrum = librosa.stft(samples, n_fft=HPSS_FFT, hop_length=HPSS_HOP).T
-    magnitude = _linked_magnitude(spectrum)
+    spectrum = stft(samples, HPSS_FFT, HPSS_HOP)
+    # buffers come from numpy, which puts them on transparent huge pages (numba's allocator
+    # does not, and first touches of 4 kB pages cost more than the arithmetic)
+    magnitude = np.zeros(spectrum.shape[1:], np.float32)
+    _linked_magnitude(spectrum, magnitude)
     progress(1, 3, "spectrogram")
     cancel.check()
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        across_time, across_freq = pool.map(
-            lambda axis: np.ascontiguousarray(median_filter(magnitude, HPSS_KERNEL, axis)), (0, 1))
+        across_time, across_freq = pool.map(lambda axis: median_filter(magnitude, HPSS_KERNEL, axis), (0, 1))
     progress(2, 3, "median filters")
     cancel.check()
 
     def part(keep: np.ndarray, other: np.ndarray) -> np.ndarray:
-        masked = _masked(spectrum, keep, other, margin).T
-        return librosa.istft(masked, hop_length=HPSS_HOP, length=frames).astype(np.float32)
+        masked = np.empty_like(spectrum)
+        _masked(spectrum, keep, other, float(margin), masked)
+        return istft(masked, HPSS_FFT, HPSS_HOP, frames)
 
     harmonic = part(across_time, across_freq)
     # margin 1: the masks sum to one, so the percussive part is the rest
@@ -319,8 +328,11 @@ def hpss(samples: np.ndarray, sr: int, margin: float = 1.0, *, progress: Progres
 
 
 def warm() -> None:
-    """Compile the HPSS kernels (numba caches them)."""
+    """Compile the HPSS kernels (numba caches them) for both filter directions."""
     grid = np.ones((40, 4), np.float32)
-    median_filter(grid, 5, axis=0)
-    spectrum = np.ones((40, 4, 1), np.complex64)
-    _masked(spectrum, _linked_magnitude(spectrum), grid, 1.0)
+    for axis in (0, 1):
+        median_filter(grid, 5, axis)
+    spectrum = np.ones((1, 40, 4), np.complex64)
+    magnitude = np.zeros((40, 4), np.float32)
+    _linked_magnitude(spectrum, magnitude)
+    _masked(spectrum, magnitude, grid, 1.0, np.empty_like(spectrum))
