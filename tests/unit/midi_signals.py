@@ -18,13 +18,9 @@ def note(pitch: int | str, start: float, duration: float, velocity: int = 90) ->
     return {"pitch": pitch, "start": start, "duration": duration, "velocity": velocity}
 
 
-def piano_piece(tempo_bpm: float = 96.0, program: int = 4) -> dict[str, Any]:
+def piano_piece(tempo_bpm: float = 96.0, program: int = 0) -> dict[str, Any]:
     """Eight bars in C major for two hands: a melody in quarters and eighths (G4–G5) over
-    detached roots on beats 1 and 3 (C3–A3); no key is struck again while it still sounds.
-
-    The default program is GM 4 (electric piano): FluidR3's acoustic grand samples carry a
-    ~100 Hz hammer thump that basic-pitch reports as extra low notes (onset F ≈ 0.8 there).
-    """
+    detached roots on beats 1 and 3 (C3–A3); no key is struck again while it still sounds."""
     melody = [
         (72, 1), (74, 1), (76, 1), (72, 1), (77, 0.5), (76, 0.5), (74, 1), (71, 2),
         (69, 1), (71, 1), (72, 1), (76, 1), (74, 0.5), (72, 0.5), (71, 1), (67, 2),
@@ -46,6 +42,37 @@ def piano_piece(tempo_bpm: float = 96.0, program: int = 4) -> dict[str, Any]:
             {"name": "Left hand", "program": program, "notes": left},
         ],
     }
+
+
+C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+TRIADS = ((48, (0, 4, 7)), (53, (0, 4, 7)), (55, (0, 4, 7)), (57, (0, 3, 7)), (50, (0, 3, 7)),
+          (52, (0, 3, 7)))  # fmt: skip
+"""C, F, G, Am, Dm and Em, root position from C3."""
+
+
+def figured_piece(seed: int, program: int = 0, bars: int = 8) -> dict[str, Any]:
+    """A seeded two-hand piece in C major: a melody wandering by steps and small leaps
+    (G4–C6, eighths to half notes) over a left hand in broken chords (eighths, C3–A4), one
+    random triad per bar, at 84–120 BPM."""
+    rng = np.random.default_rng(seed)
+    tempo = float(rng.choice([84, 96, 108, 120]))
+    scale = [60 + 12 * (i // 7) + C_MAJOR[i % 7] for i in range(22)]
+    right, degree, beat = [], 8, 0.0
+    while beat < 4 * bars:
+        length = min(float(rng.choice([0.5, 0.5, 1, 1, 1, 1.5, 2])), 4 * bars - beat)
+        degree = int(np.clip(degree + rng.choice([-3, -2, -1, -1, 1, 1, 2, 3]), 4, 14))
+        right.append(note(scale[degree], beat, length * 0.9, int(rng.integers(70, 110))))
+        beat += length
+    left = []
+    for bar in range(bars):
+        root, (_, third, fifth) = TRIADS[int(rng.integers(len(TRIADS)))]
+        figure = [root, root + third, root + fifth, root + 12, root + fifth, root + third, root + 7]
+        left += [
+            note(pitch, 4.0 * bar + 0.5 * i, 0.45, int(rng.integers(55, 80)))
+            for i, pitch in enumerate(figure)
+        ]
+    return {"tempo_bpm": tempo, "tracks": [{"program": program, "notes": right},
+                                           {"program": program, "notes": left}]}  # fmt: skip
 
 
 def reference_notes(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 basic-pitch's own `predict` reads a file path and prints to stdout (the MCP stdio stream), so
 this module does its thin part itself: mono 22.05 kHz audio, the same overlapping 2 s windows,
-the ONNX session (loaded once), then basic-pitch's own note creation. The first call in a new
-environment compiles numba kernels for ~15 s; `warm()` does that at install time.
+the ONNX session (loaded once), then basic-pitch's own note creation with two stricter choices
+(see `_decode`). The first call in a new environment compiles numba kernels for ~15 s; `warm()`
+does that at install time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ _OUTPUTS = {"note": "StatefulPartitionedCall:1", "onset": "StatefulPartitionedCa
             "contour": "StatefulPartitionedCall:0"}  # fmt: skip
 _INPUT = "serving_default_input_2:0"
 _WINDOWS_PER_RUN = 4
+_LOWEST_PITCH = 21
+"""MIDI note of the activations' first pitch bin (basic_pitch.constants.MIDI_OFFSET)."""
+_ONSETLESS_MIN_AMPLITUDE = 0.5
+"""Mean note activation a note needs when the model saw no onset for it."""
 MAX_SECONDS = 20 * 60
 MODEL = "icassp-2022"
 """The model basic-pitch ships (nmp.onnx); the registry key of the engine."""
@@ -126,7 +131,7 @@ def transcribe(
     audio: np.ndarray,
     sr: int,
     *,
-    onset_threshold: float = 0.5,
+    onset_threshold: float = 0.7,
     frame_threshold: float = 0.3,
     minimum_note_length_ms: float = 127.7,
     minimum_frequency: float | None = None,
@@ -139,8 +144,9 @@ def transcribe(
     """Polyphonic notes of `audio` ((channels, frames) float32) as a one-track MIDI file.
 
     onset_threshold (0–1): how sure the model must be that a note starts; lower finds more
-    notes. frame_threshold (0–1): how sure it must be that a note still sounds; lower makes
-    notes longer. Notes shorter than minimum_note_length_ms or outside the frequency limits are
+    notes (basic-pitch's own default, 0.5, also finds many that are not there).
+    frame_threshold (0–1): how sure it must be that a note still sounds; lower makes notes
+    longer. Notes shorter than minimum_note_length_ms or outside the frequency limits are
     dropped. midi_tempo only sets the tempo written to the file (note times are in seconds).
     `notes` lists the first `max_notes` notes.
     """
@@ -149,15 +155,19 @@ def transcribe(
     with ENGINES.use(BasicPitch, MODEL, "cpu") as engine:
         output = engine.infer(mono, progress, cancel)
         with np.errstate(divide="ignore", invalid="ignore"):  # silent input: 0/0 rescaling
-            pretty, events = engine.notes.model_output_to_notes(
+            frames = _decode(
+                engine.notes,
                 output,
-                onset_thresh=onset_threshold,
-                frame_thresh=frame_threshold,
+                onset_threshold,
+                frame_threshold,
                 min_note_len=max(round(minimum_note_length_ms / 1000 * _FRAMES_PER_SECOND), 1),
                 min_freq=minimum_frequency,
                 max_freq=maximum_frequency,
-                midi_tempo=midi_tempo,
             )
+            bent = engine.notes.get_pitch_bends(output["contour"], frames)
+            seconds = engine.notes.model_frames_to_time(output["contour"].shape[0])
+            events = [(seconds[start], seconds[end], *rest) for start, end, *rest in bent]
+            pretty = engine.notes.note_events_to_midi(events, midi_tempo=midi_tempo)
     buffer = io.BytesIO()
     pretty.write(buffer)
     ordered = sorted(events, key=lambda e: (e[0], e[2]))
@@ -171,6 +181,45 @@ def transcribe(
         notes=[_note_summary(e) for e in ordered[:max_notes]],
         notes_truncated=len(ordered) > max_notes,
     )
+
+
+def _decode(
+    notes: Any,
+    output: dict[str, np.ndarray],
+    onset_threshold: float,
+    frame_threshold: float,
+    **limits: Any,
+) -> list[tuple[int, int, int, float]]:
+    """basic-pitch's note creation, (start frame, end frame, pitch, amplitude) per note, made
+    stricter in two ways: onsets come from the onset activations only (basic-pitch also infers
+    them from jumps in the note activations, which fire when neighbouring notes start or stop),
+    and a note traced from the note activations alone (its "melodia trick", which finds notes
+    with soft attacks) needs a mean activation of `_ONSETLESS_MIN_AMPLITUDE`: without that,
+    octave partials of low notes and the decay of held ones come back as notes. Together with
+    the 0.7 onset threshold this raised the onset F-measure of rendered pieces on piano,
+    electric piano, guitar, flute, violin and organ alike (precision up 0.1–0.4, recall
+    −0.03 to +0.17)."""
+    import scipy.signal
+
+    found = notes.output_to_notes_polyphonic(
+        output["note"],
+        output["onset"],
+        onset_thresh=onset_threshold,
+        frame_thresh=frame_threshold,
+        infer_onsets=False,
+        melodia_trick=True,
+        **limits,
+    )
+    onsets = output["onset"]
+    peaks = np.zeros_like(onsets)
+    at = scipy.signal.argrelmax(onsets, axis=0)
+    peaks[at] = onsets[at]
+    return [
+        note
+        for note in found
+        if peaks[note[0], note[2] - _LOWEST_PITCH] >= onset_threshold
+        or note[3] >= _ONSETLESS_MIN_AMPLITUDE
+    ]
 
 
 def _check(

@@ -445,7 +445,7 @@ async def audio_to_midi(
             lt=1,
             description="How sure the model must be that a note starts; lower finds more notes.",
         ),
-    ] = 0.5,
+    ] = 0.7,
     frame_threshold: Annotated[
         float,
         Field(
