@@ -89,18 +89,25 @@ def speed(seconds: float, repeats: int) -> None:
         timed = {}
         # Alternate which path goes first, so drifting machine load hits both alike.
         for name, run in (("theirs", baseline), ("ours", ours))[:: 1 if seed % 2 == 0 else -1]:
-            start = time.perf_counter()
-            timed[name] = (run(seed), time.perf_counter() - start)
+            wall, cpu = time.perf_counter(), time.process_time()
+            out = run(seed)
+            timed[name] = (out, (time.perf_counter() - wall, time.process_time() - cpu))
         (expected, theirs_t), (got, ours_t) = timed["theirs"], timed["ours"]
         theirs_s.append(theirs_t)
         ours_s.append(ours_t)
         diffs.append(float(np.abs(got - expected).max()))
-        print(f"  run {seed}: apply_model {theirs_s[-1]:6.1f} s   separate {ours_s[-1]:6.1f} s   "
+        print(f"  run {seed}: apply_model {_times(theirs_t)}   separate {_times(ours_t)}   "
               f"max |diff| {diffs[-1]:.2e}", flush=True)
-    theirs, mine = statistics.median(theirs_s), statistics.median(ours_s)
+    theirs = tuple(statistics.median(t[i] for t in theirs_s) for i in (0, 1))
+    mine = tuple(statistics.median(t[i] for t in ours_s) for i in (0, 1))
     print(f"htdemucs ({params:,} params), {seconds:.0f} s stereo, torch threads "
-          f"{torch.get_num_threads()}: apply_model {theirs:.1f} s, separate {mine:.1f} s, "
-          f"speed-up {theirs / mine:.2f}x, max |diff| {max(diffs):.2e}")
+          f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}: apply_model "
+          f"{_times(theirs)}, separate {_times(mine)}, speed-up {theirs[0] / mine[0]:.2f}x wall, "
+          f"{theirs[1] / mine[1]:.2f}x CPU, max |diff| {max(diffs):.2e}")
+
+
+def _times(wall_cpu: tuple[float, float]) -> str:
+    return f"{wall_cpu[0]:6.1f} s ({wall_cpu[1]:6.1f} CPU-s)"
 
 
 def peak_rss(seconds: float) -> None:

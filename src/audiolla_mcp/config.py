@@ -46,7 +46,7 @@ class Settings:
     quota_mb: float | None = None
     # Work
     max_jobs: int = 2
-    engine_ttl_s: float = 600.0
+    engine_ttl: float = 600.0  # seconds an idle model stays loaded
     models_dir: Path | None = None
     auto_download: bool = False
     log_level: str = "INFO"

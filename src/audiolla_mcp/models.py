@@ -1,4 +1,4 @@
-"""Model registry, cache directory and the `audiolla-mcp models` command.
+"""Model registry and cache directory, behind the `audiolla-mcp models` command (cli.py).
 
 Every model-backed engine asks `require(name)` for the directory holding its weights. The
 registry knows where each public model lives, how big it is and how to check it; `add`
@@ -9,7 +9,6 @@ is an explicit user action and always may download.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import importlib.util
@@ -18,12 +17,11 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ToolError
@@ -243,16 +241,13 @@ def downloads_enabled() -> bool:
     return os.environ.get("AUDIOLLA_AUTO_DOWNLOAD", "").strip().lower() in {"1", "true", "yes"}
 
 
-def apply_settings(models_dir: Path | None = None, auto_download: bool | None = None,
-                   engine_ttl_s: float | None = None) -> None:
-    """Make server settings visible to this module, the engines and the libraries they call
-    (all read the environment, as do subprocesses)."""
+def apply_settings(models_dir: Path | None = None, auto_download: bool | None = None) -> None:
+    """Make server settings visible to this module and the libraries the engines call (all read
+    the environment, as do subprocesses)."""
     if models_dir is not None:
         os.environ["AUDIOLLA_MODELS_DIR"] = str(models_dir)
     if auto_download is not None and (auto_download or "AUDIOLLA_AUTO_DOWNLOAD" in os.environ):
         os.environ["AUDIOLLA_AUTO_DOWNLOAD"] = "1" if auto_download else "0"
-    if engine_ttl_s is not None:
-        os.environ.setdefault("AUDIOLLA_ENGINE_TTL", str(engine_ttl_s))
     keep_libraries_offline()
 
 
@@ -610,98 +605,3 @@ def remove(name: str) -> list[str]:
     if not model.shared_dir and folder.exists() and not any(folder.rglob("*")):
         folder.rmdir()
     return removed
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI: audiolla-mcp models …
-# ---------------------------------------------------------------------------------------------
-
-class _Bar:
-    """A one-line progress bar on stderr (stdout may be a protocol stream)."""
-
-    def __init__(self) -> None:
-        self.label = ""
-
-    def __call__(self, done: float, total: float, message: str | None = None) -> None:
-        if message != self.label and self.label:
-            sys.stderr.write("\n")
-        self.label = message or ""
-        frac = done / total if total else 0.0
-        filled = int(30 * frac)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                         f"{frac:6.1%} {done / 1e6:8.1f}/{total / 1e6:.1f} MB")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.label:
-            sys.stderr.write("\n")
-
-
-def _print_table(infos: list[ModelInfo]) -> None:
-    for info in infos:
-        mark = "installed" if info.installed else "-"
-        print(f"{info.name:24} {info.family:10} {info.size_mb:>6} MB  {mark:9}  {info.summary}")
-
-
-def models_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="audiolla-mcp models",
-                                     description="Manage the model cache " + str(models_dir()))
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="known models and whether they are installed")
-    p_list.add_argument("--family", choices=FAMILIES)
-    p_list.add_argument("--json", action="store_true")
-    p_pull = sub.add_parser("pull", help="download and verify a model")
-    p_pull.add_argument("name")
-    p_verify = sub.add_parser("verify", help="check sizes and checksums")
-    p_verify.add_argument("name", nargs="?")
-    p_add = sub.add_parser("add", help="register weights you already have")
-    p_add.add_argument("name")
-    p_add.add_argument("path")
-    p_add.add_argument("--family", choices=FAMILIES)
-    p_add.add_argument("--link", action="store_true", help="symlink instead of copying")
-    p_add.add_argument("--stems", help="comma-separated stem names the model outputs")
-    p_rm = sub.add_parser("rm", help="delete a model from the cache")
-    p_rm.add_argument("name")
-    args = parser.parse_args(argv)
-    try:
-        return _run_command(args)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-def _run_command(args: argparse.Namespace) -> int:
-    if args.command == "list":
-        infos = list_models(args.family)
-        if args.json:
-            print(json.dumps([asdict(i) for i in infos], indent=2))
-        else:
-            _print_table(infos)
-        return 0
-    if args.command == "pull":
-        bar = _Bar()
-        try:
-            folder = pull(args.name, progress=bar)
-        finally:
-            bar.close()
-        report = verify(args.name)
-        print(f"{args.name}: {'ok' if report.ok else 'FAILED'} in {folder}")
-        return 0 if report.ok else 1
-    if args.command == "verify":
-        names = [args.name] if args.name else [m.name for m in list_models() if m.installed]
-        ok = True
-        for name in names:
-            report = verify(name)
-            ok &= report.ok
-            print(f"{name}: {'ok' if report.ok else 'FAILED'}")
-            for check in report.files:
-                print(f"  {'ok ' if check.ok else 'BAD'} {check.name}: {check.detail}")
-        return 0 if ok else 1
-    if args.command == "add":
-        stems = tuple(s.strip() for s in args.stems.split(",") if s.strip()) if args.stems else ()
-        info = add(args.name, args.path, args.family, args.link, stems)
-        print(f"{info.name}: added as a {info.family} model in {info.path}")
-        return 0
-    removed = remove(args.name)
-    print(f"{args.name}: removed {len(removed)} path(s)")
-    return 0

@@ -26,6 +26,7 @@ from mcp_types import (
 from pydantic import Field
 
 from .errors import ToolError
+from .models import list_models
 from .presets import Preset, Ref, substitute
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def register(server: MCPServer, app: App) -> None:
         mime_type="application/json",
     )
     def models_resource() -> str:
-        return json.dumps([asdict(m) for m in _models(app)], indent=1)
+        return json.dumps([asdict(m) for m in list_models()], indent=1)
 
     @server.completion()
     async def complete(
@@ -270,19 +271,10 @@ def _candidates(app: App, ref: PromptReference | ResourceTemplateReference, argu
     if argument == "key":
         return list(KEYS)
     if argument == "model":
-        return [m.name for m in _models(app) if m.family in ("demucs", "uvr")]
+        return [m.name for m in list_models() if m.family in ("demucs", "uvr")]
     choices: list[str] = []
     for preset in app.presets.values():
         spec = preset.params.get(argument)
         if spec is not None and spec.choices:
             choices += [str(c) for c in spec.choices if str(c) not in choices]
     return choices
-
-
-def _models(app: App) -> list[Any]:
-    """The model registry as this server sees it (its cache dir and download policy)."""
-    from . import models
-    from .tools.system import use_model_settings
-
-    use_model_settings(app)
-    return models.list_models()

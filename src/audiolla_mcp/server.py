@@ -13,9 +13,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
-from . import __version__, catalog, prompts, resources
+from . import __version__, catalog, models, prompts, resources
 from .arguments import argument_problem
 from .config import Settings
+from .engines.base import ENGINES
 from .errors import ToolError
 from .jobs import JobManager
 from .presets import Preset, load_presets
@@ -57,6 +58,8 @@ class App:
 
 
 def make_app(settings: Settings) -> App:
+    models.apply_settings(settings.models_dir, settings.auto_download)
+    ENGINES.set_ttl(settings.engine_ttl)
     presets = load_presets(settings.presets_dir)
     workspace = Workspace(
         settings.workspace,

@@ -18,7 +18,7 @@ from model_fixtures import (
 )
 from wire import assert_tool_error, wire, workspace_files
 
-from audiolla_mcp.models import models_main
+from audiolla_mcp.cli import models_main
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 assert isolated_home

@@ -37,3 +37,23 @@ async def test_pull_model_is_refused_unless_downloads_are_enabled(call):
     assert_tool_error(await call("pull_model", {"name": "nope"}), "unknown model 'nope'")
     bundled = wire(await call("pull_model", {"name": "silero-vad"}))["structuredContent"]
     assert bundled["ok"] is True
+
+
+async def test_engine_ttl_setting_reaches_the_engine_registry(tmp_path, monkeypatch):
+    from mcp import Client
+
+    from audiolla_mcp.cli import _parser, _settings
+    from audiolla_mcp.engines.base import DEFAULT_TTL_S, ENGINES
+    from audiolla_mcp.server import build_server, make_app
+
+    monkeypatch.setenv("AUDIOLLA_ENGINE_TTL", "42")
+    assert _settings(_parser().parse_args(["--engine-ttl", "5"])).engine_ttl == 5
+    settings = _settings(_parser().parse_args(["--workspace", str(tmp_path / "ws"), "--toolsets", "all"]))
+    app = make_app(settings)
+    try:
+        async with Client(build_server(settings, app)) as client:
+            data = wire(await client.call_tool("list_engines", {}))["structuredContent"]
+        assert data["ttl_s"] == 42 == ENGINES.ttl
+    finally:
+        app.jobs.shutdown()
+        ENGINES.set_ttl(DEFAULT_TTL_S)

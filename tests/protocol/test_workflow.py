@@ -91,10 +91,11 @@ def _tiny_demucs(tmp_path: Path, settings) -> str:
     from model_fixtures import tiny_htdemucs_kwargs, write_demucs_repo
 
     from audiolla_mcp import models
+    from audiolla_mcp.cli import models_main
 
     models.apply_settings(settings.models_dir)
     repo = write_demucs_repo(tmp_path / "repo", "tinydemucs", tiny_htdemucs_kwargs())
-    assert models.models_main(["add", "tinydemucs", str(repo)]) == 0
+    assert models_main(["add", "tinydemucs", str(repo)]) == 0
     return "tinydemucs"
 
 

@@ -45,12 +45,11 @@ def test_loads_once_and_reuses_while_idle(registry):
     assert registry.list()[0].state == "idle"
 
 
-def test_idle_engines_unload_after_the_ttl(registry, monkeypatch):
+def test_idle_engines_unload_after_the_ttl(registry):
     with registry.use(Counting, "m"):
         pass
-    assert registry.sweep(ttl=3600) == []
-    monkeypatch.setenv("AUDIOLLA_ENGINE_TTL", "0")
-    assert base.engine_ttl() == 0
+    assert registry.sweep() == []  # the default TTL is 600 s
+    registry.set_ttl(0)
     assert registry.sweep() == ["silero/m"]
     assert Counting.unloads == 1 and registry.list() == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -14,9 +15,9 @@ from model_fixtures import (
     write_demucs_repo,
 )
 
+from audiolla_mcp.cli import models_main
 from audiolla_mcp.engines import demucs as engine
 from audiolla_mcp.errors import Cancelled, ToolError
-from audiolla_mcp.models import models_main
 from audiolla_mcp.progress import CancelToken
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
@@ -121,6 +122,21 @@ def test_engine_stays_loaded_between_calls_and_serves_two_threads(tiny):
     np.testing.assert_array_equal(results[0].stems["bass"], results[1].stems["bass"])
     [info] = [e for e in list_engines() if e.model == "tinydemucs"]
     assert info.state == "idle" and info.memory_mb > 0
+
+
+def test_unloading_drops_every_reference_to_the_model_even_after_a_cancelled_run(tiny):
+    from audiolla_mcp.engines.base import ENGINES, unload_all
+
+    with ENGINES.use(engine.DemucsEngine, "tinydemucs") as loaded:
+        model = weakref.ref(loaded.members[0][0])
+    del loaded
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        engine.separate(_mix(4.0), 44100, model="tinydemucs", batch_size=1,
+                        progress=lambda *_: token.cancel(), cancel=token)
+    assert model() is not None  # still loaded, idle
+    assert unload_all() == ["demucs/tinydemucs"]
+    assert model() is None
 
 
 def test_missing_model_names_size_and_command():

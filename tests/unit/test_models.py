@@ -12,6 +12,7 @@ import pytest
 from model_fixtures import isolated_home
 
 from audiolla_mcp import models
+from audiolla_mcp.cli import models_main
 from audiolla_mcp.errors import Cancelled, ToolError
 from audiolla_mcp.progress import CancelToken
 
@@ -132,21 +133,21 @@ def test_add_list_verify_rm_through_the_cli(tmp_path, capsys):
     source = tmp_path / "mine"
     source.mkdir()
     (source / "model.onnx").write_bytes(b"\x08" * 1000)
-    assert models.models_main(["add", "my_mdx", str(source), "--stems", "vocals,instrumental"]) == 0
+    assert models_main(["add", "my_mdx", str(source), "--stems", "vocals,instrumental"]) == 0
     info = next(m for m in models.list_models() if m.name == "my_mdx")
     assert info.installed and info.family == "uvr" and info.origin == "added"
     assert info.stems == ["vocals", "instrumental"]
     assert models.spec("my_mdx").entry == "model.onnx"
-    assert models.models_main(["verify", "my_mdx"]) == 0
+    assert models_main(["verify", "my_mdx"]) == 0
     (models.models_dir() / "my_mdx" / "model.onnx").write_bytes(b"\x09" * 1000)
-    assert models.models_main(["verify", "my_mdx"]) == 1
+    assert models_main(["verify", "my_mdx"]) == 1
     assert "BAD model.onnx: sha256" in capsys.readouterr().out
-    assert models.models_main(["list", "--json"]) == 0
+    assert models_main(["list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert any(m["name"] == "my_mdx" for m in listed)
-    assert models.models_main(["rm", "my_mdx"]) == 0
+    assert models_main(["rm", "my_mdx"]) == 0
     assert "my_mdx" not in models.registry()
-    assert models.models_main(["rm", "my_mdx"]) == 1
+    assert models_main(["rm", "my_mdx"]) == 1
     assert "unknown model 'my_mdx'" in capsys.readouterr().err
 
 

@@ -2,8 +2,9 @@
 
 An engine wraps one loaded model. `ENGINES.use(EngineClass, model, device)` loads it on first
 use, keeps it while any caller holds it, and a reaper thread unloads it once it has been idle
-for `AUDIOLLA_ENGINE_TTL` seconds (default 600). Engines never import torch at module level;
-`torch_runtime()` does it once and sets the thread count from the cores this process may use.
+for `ENGINES.ttl` seconds (the server's `engine_ttl` setting, default 600). Engines never import
+torch at module level; `torch_runtime()` does it once and sets the thread count from the cores
+this process may use.
 """
 
 from __future__ import annotations
@@ -32,14 +33,6 @@ def cpu_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
-
-
-def engine_ttl() -> float:
-    raw = os.environ.get("AUDIOLLA_ENGINE_TTL", "")
-    try:
-        return max(0.0, float(raw)) if raw.strip() else DEFAULT_TTL_S
-    except ValueError:
-        return DEFAULT_TTL_S
 
 
 _torch_ready = threading.Lock()
@@ -162,11 +155,17 @@ class EngineInfo:
 class EngineRegistry:
     """Loaded engines keyed by (family, model, device)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float = DEFAULT_TTL_S) -> None:
+        self.ttl = ttl
         self._lock = threading.Lock()
         self._slots: dict[tuple[str, str, str], _Slot] = {}
         self._reaper: threading.Thread | None = None
         self._wake = threading.Event()
+
+    def set_ttl(self, seconds: float) -> None:
+        """Idle seconds before an engine is unloaded; the reaper re-checks at once."""
+        self.ttl = max(0.0, seconds)
+        self._wake.set()
 
     @contextmanager
     def use(self, cls: type[E], model: str, device: str | None = None) -> Iterator[E]:
@@ -200,8 +199,8 @@ class EngineRegistry:
                 if not slot.loaded and slot.users == 0:
                     self._slots.pop(key, None)
                 drop = slot.evict and slot.users == 0
-            if drop:
-                self._unload(key)
+            if drop and self._unload(key):
+                release_memory()
             self._ensure_reaper()
 
     def _unload(self, key: tuple[str, str, str]) -> bool:
@@ -219,7 +218,7 @@ class EngineRegistry:
 
     def sweep(self, ttl: float | None = None) -> list[str]:
         """Unload engines idle for at least `ttl` seconds; returns their `family/model` names."""
-        ttl = engine_ttl() if ttl is None else ttl
+        ttl = self.ttl if ttl is None else ttl
         now = time.monotonic()
         with self._lock:
             idle = [
@@ -269,7 +268,7 @@ class EngineRegistry:
 
     def _reap(self) -> None:
         while True:
-            self._wake.wait(timeout=max(1.0, min(60.0, engine_ttl() / 4)))
+            self._wake.wait(timeout=max(1.0, min(60.0, self.ttl / 4)))
             self._wake.clear()
             self.sweep()
             with self._lock:

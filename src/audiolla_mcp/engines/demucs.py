@@ -4,7 +4,9 @@ Inference reproduces `demucs.apply.apply_model` (random time shift, 25 % overlap
 segments, triangle cross-fades, bag weighting) but runs the segments in batches under
 `torch.inference_mode`, accumulates once in a preallocated buffer, reports progress per batch
 and stops between batches when cancelled. A bag member whose weights are zero for every
-requested stem (htdemucs_ft asked for vocals only) is skipped.
+requested stem (htdemucs_ft asked for vocals only) is skipped. On CPU the loaded models get the
+equivalent faster modules of `cpu_inference` (self-attention by the flash kernel, pointwise
+convolutions as matrix products, channels-last convolution weights).
 """
 
 from __future__ import annotations
@@ -51,11 +53,19 @@ class DemucsEngine(Engine):
                             f"`audiolla-mcp models verify {self.model}` and pull or add it "
                             "again") from exc
         bag = loaded if isinstance(loaded, BagOfModels) else BagOfModels([loaded])
-        self.members = [(m.to(self.device).eval(), list(w)) for m, w in zip(bag.models, bag.weights)]
+        self.members = [(self._for_inference(m), list(w)) for m, w in zip(bag.models, bag.weights)]
         self.sources: list[str] = list(bag.sources)
         self.samplerate = int(bag.samplerate)
         self.audio_channels = int(bag.audio_channels)
         self.torch = torch
+
+    def _for_inference(self, model):
+        model = model.to(self.device).eval()
+        if self.device != "cpu":
+            return model
+        from .cpu_inference import for_cpu_inference
+
+        return for_cpu_inference(model)
 
     def unload(self) -> None:
         self.members = []
@@ -70,7 +80,9 @@ class DemucsEngine(Engine):
         (len(stems), channels, frames) array: only what was asked for is accumulated."""
         rng = random.Random(seed) if seed is not None else random
         wanted = [self.sources.index(s) for s in stems]
-        # Draw every member's shifts in demucs' order, so a seed reproduces its output.
+        # Every shift comes from the seed, drawn up front. apply_model's first draw is the same;
+        # its later ones differ (HTDemucs draws from `random` in every forward), so for one model
+        # with shifts=1 a seed reproduces apply_model exactly, for bags it gives other shifts.
         offsets = [[rng.randint(0, int(MAX_SHIFT_S * m.samplerate)) for _ in range(shifts)]
                    for m, _ in self.members]
         active = [i for i, (_, w) in enumerate(self.members) if any(w[k] for k in wanted)]

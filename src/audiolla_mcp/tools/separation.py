@@ -28,7 +28,6 @@ from .common import (
     execute,
     source_ext,
 )
-from .system import use_model_settings
 
 StemName = Annotated[str, Field(description=(
     "vocals, drums, bass, other, guitar, piano (6-stem models), instrumental (everything but "
@@ -150,7 +149,6 @@ async def separate_stems(
     def work(run: Run) -> Reply:
         from ..errors import ToolError
 
-        use_model_settings(run)
         chosen = list(dict.fromkeys(models or [model]))
         if output_names and len(chosen) > 1:
             raise ToolError("output_names works with one model; drop it or compare models without it")
@@ -237,7 +235,6 @@ async def restore(
     def work(run: Run) -> Reply:
         from ..engines.uvr import separate
 
-        use_model_settings(run)
         name = _restorer(kind, aggressive, model)
         audio = run.load(input, input_base64, input_format)
         stems = separate(audio.samples, audio.sr, model=name, progress=run.progress, cancel=run.cancel).stems

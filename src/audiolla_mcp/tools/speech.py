@@ -27,7 +27,6 @@ from .common import (
     execute,
     source_ext,
 )
-from .system import use_model_settings
 
 
 class EnhanceResult(Backgroundable):
@@ -85,7 +84,6 @@ async def enhance_speech(
     def work(run: Run) -> Reply:
         from ..engines.deepfilter import enhance_speech as enhance
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         samples, info = enhance(audio.samples, audio.sr, model=model, atten_lim_db=atten_lim_db,
                                 progress=run.progress, cancel=run.cancel)
@@ -114,7 +112,6 @@ async def detect_voice(
     def work(run: Run) -> Reply:
         from ..engines.silero import detect_voice as detect
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         found = detect(audio.samples, audio.sr, threshold=threshold, min_speech_s=min_speech_s,
                        min_silence_s=min_silence_s, pad_s=pad_s, merge_gap_s=merge_gap_s,
@@ -143,7 +140,6 @@ async def diarize(
     def work(run: Run) -> Reply:
         from ..engines.pyannote import diarize as run_diarization
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         found = run_diarization(audio.samples, audio.sr, model=model, num_speakers=num_speakers,
                                 min_speakers=min_speakers, max_speakers=max_speakers,

@@ -14,14 +14,6 @@ from .common import Reply, Run, app_of, execute, reply_result
 Family = Literal["demucs", "uvr", "deepfilter", "silero", "pyannote", "ast", "clap"]
 
 
-def use_model_settings(run_or_app: object) -> None:
-    """Point the model registry and engines at this server's cache dir and download policy."""
-    from .. import models
-
-    settings = run_or_app.settings  # type: ignore[attr-defined]
-    models.apply_settings(settings.models_dir, settings.auto_download, settings.engine_ttl_s)
-
-
 class EngineState(BaseModel):
     family: str
     model: str
@@ -72,10 +64,10 @@ class UnloadResult(BaseModel):
 
 
 def _engines() -> EnginesResult:
-    from ..engines.base import engine_ttl, list_engines, process_rss_mb
+    from ..engines.base import ENGINES, list_engines, process_rss_mb
 
     return EnginesResult(engines=[EngineState(**vars(e)) for e in list_engines()],
-                         process_rss_mb=process_rss_mb(), ttl_s=engine_ttl())
+                         process_rss_mb=process_rss_mb(), ttl_s=ENGINES.ttl)
 
 
 @tool
@@ -95,7 +87,6 @@ async def list_models(
 ) -> Annotated[CallToolResult, ModelsResult]:
     from .. import models
 
-    use_model_settings(app_of(ctx))
     entries = [ModelEntry(**{k: v for k, v in vars(m).items() if k != "path"})
                for m in models.list_models(family) if m.installed or not installed_only]
     result = ModelsResult(models=entries, models_dir=str(models.models_dir()),
@@ -114,7 +105,6 @@ async def pull_model(
         from .. import models
         from ..errors import ToolError
 
-        use_model_settings(run)
         spec = models.spec(name)
         if not models.downloads_enabled() and not spec.bundled_in:
             raise ToolError(f"downloads are disabled on this server; run `audiolla-mcp models pull {name}` "

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from . import tool
 from .common import InputArg, InputBase64Arg, InputFormatArg, Reply, Run, execute
-from .system import use_model_settings
 
 ClapModelArg = Annotated[str, Field(description="A CLAP model from list_models(family='clap').")]
 
@@ -75,7 +74,6 @@ async def tag_audio(
     def work(run: Run) -> Reply:
         from ..engines.transformers_audio import tag_audio as tag
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         found = tag(audio.samples, audio.sr, model=model, top_k=top_k, progress=run.progress, cancel=run.cancel)
         result = TagsResult(**vars(found))
@@ -98,7 +96,6 @@ async def embed_audio(
     def work(run: Run) -> Reply:
         from ..engines import transformers_audio as ta
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         vector = ta.embed_audio(audio.samples, audio.sr, model=model, progress=run.progress, cancel=run.cancel)
         score = None
@@ -125,7 +122,6 @@ async def classify_audio(
     def work(run: Run) -> Reply:
         from ..engines.transformers_audio import classify_audio as classify
 
-        use_model_settings(run)
         audio = run.load(input, input_base64, input_format)
         found = classify(audio.samples, audio.sr, labels, model=model, progress=run.progress, cancel=run.cancel)
         result = ClassifyResult(**vars(found))
@@ -144,7 +140,6 @@ async def audio_similarity(
     def work(run: Run) -> Reply:
         from ..engines import transformers_audio as ta
 
-        use_model_settings(run)
         first, second = run.load(a, what="a"), run.load(b, what="b")
         score = ta.cosine(ta.embed_audio(first.samples, first.sr, model=model, cancel=run.cancel),
                           ta.embed_audio(second.samples, second.sr, model=model, cancel=run.cancel))
@@ -168,7 +163,6 @@ async def search_workspace(
         from ..engines import transformers_audio as ta
         from ..errors import ToolError
 
-        use_model_settings(run)
         if (query_text is None) == (like is None):
             raise ToolError("Give either query_text or like (a workspace file), not both.")
         entries = [e for e in run.workspace.list(prefix, None) if e.mime_type.startswith("audio/")]
