@@ -3,7 +3,9 @@
 Ground truth is rendered offline (tests/unit/mir_signals.py): the music21 chorales
 riemenschneider001–005 with their expert analyses (on piano, and on organ as a harder case),
 synthetic cadential progressions in major and
-minor keys (several instruments, tempi and figurations), and GM drum grooves. Baselines are the
+minor keys (several instruments, tempi and figurations), GM drum grooves, and a "varied" set that
+spreads every texture (progressions, grooves, melodies, chorales) over 60–180 BPM to check that
+the tempo is not right only at the tempi above. Baselines are the
 textbook methods: Krumhansl–Schmuckler on mean chroma (key), librosa `beat_track` (tempo, beats)
 and maj/min chroma templates on beat-synchronous chroma (chords).
 
@@ -11,6 +13,7 @@ and maj/min chroma templates on beat-synchronous chroma (chords).
     .venv/bin/python bench/accuracy.py --quick         # a few pieces per set
     .venv/bin/python bench/accuracy.py --fit-key       # print key profiles fitted on the synthetic set
     .venv/bin/python bench/accuracy.py --details       # one line per piece
+    .venv/bin/python bench/accuracy.py --sets varied   # only the tempo-spread set
 """
 
 from __future__ import annotations
@@ -82,6 +85,44 @@ def drum_set(quick: bool) -> list[ms.Piece]:
                ("halftime", 140), ("breakbeat", 174), ("four_on_floor", 100)]
     grooves = grooves[:3] if quick else grooves
     return [ms.drum_groove(style, bpm, 8, bass_root=40) for style, bpm in grooves]
+
+
+def _spread_tempo(rng: np.random.Generator, low: float = 60.0, high: float = 180.0) -> float:
+    """A whole BPM drawn evenly on a log scale (as many pieces per octave at 60–120 as at 90–180)."""
+    return float(np.round(np.exp(rng.uniform(np.log(low), np.log(high)))))
+
+
+def varied_set(quick: bool) -> list[ms.Piece]:
+    """Every texture at tempi spread over 60–180 BPM (a seed apart from the other sets)."""
+    rng = np.random.default_rng(7)
+    programs = (ms.PIANO, ms.ORGAN, ms.STRINGS, ms.GUITAR, ms.EPIANO, ms.CHOIR)
+    figurations = ("pulse", "arpeggio", "chorale", "pulse", "arpeggio")
+    pieces = []
+    for i in range(10 if quick else 40):
+        mode = ("major", "minor")[i % 2]
+        figuration = figurations[i % len(figurations)]
+        numerals = ms.random_progression(rng, mode, phrases=int(rng.integers(2, 4)))
+        pieces.append(
+            ms.progression(
+                int(rng.integers(12)),
+                mode,
+                numerals,
+                bpm=_spread_tempo(rng),
+                beats_per_chord=1 if figuration == "chorale" else int(rng.choice([1, 2, 2, 4])),
+                program=programs[int(rng.integers(len(programs)))],
+                figuration=figuration,
+                neighbour_tones=bool(rng.random() < 0.4),
+                bass_program=ms.BASS if rng.random() < 0.3 else None,
+            )
+        )
+    styles = list(ms.GROOVES)
+    for i in range(6 if quick else 24):
+        pieces.append(ms.drum_groove(styles[i % len(styles)], _spread_tempo(rng), 8, 40 if rng.random() < 0.5 else None))
+    for i in range(2 if quick else 6):
+        pieces.append(ms.melody_piece(int(rng.integers(12)), _spread_tempo(rng, 60, 160), (ms.VIOLIN, ms.FLUTE)[i % 2], seed=i, bars=8))
+    for number, bpm, program in ((1, 80, ms.STRINGS), (2, 100, ms.PIANO), (3, 66, ms.ORGAN), (4, 120, ms.PIANO), (5, 50, ms.PIANO), (2, 90, ms.CHOIR))[: 2 if quick else 6]:
+        pieces.append(ms.chorale(number, bpm, program))
+    return pieces
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,13 +298,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few pieces per set")
     parser.add_argument("--details", action="store_true", help="print one line per piece")
-    parser.add_argument("--sets", default="chorales,organ,synthetic,drums", help="comma-separated subset")
+    parser.add_argument("--sets", default="chorales,organ,synthetic,drums,varied", help="comma-separated subset")
     parser.add_argument("--fit-key", type=int, metavar="N", help="fit key profiles on N synthetic pieces and exit")
     args = parser.parse_args()
     if args.fit_key:
         fit_key_profiles(args.fit_key)
         return
-    makers = {"chorales": chorale_set, "organ": organ_chorale_set, "synthetic": synthetic_set, "drums": drum_set}
+    makers = {
+        "chorales": chorale_set, "organ": organ_chorale_set, "synthetic": synthetic_set, "drums": drum_set, "varied": varied_set,
+    }
     sets = {name: makers[name](args.quick) for name in args.sets.split(",")}
     run(sets, args.details)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 
 import mir_eval
+import mir_signals as ms
 import numpy as np
 import pytest
 
-import mir_signals as ms
-from audiolla_mcp.errors import ToolError
+from audiolla_mcp.errors import Cancelled, ToolError
 from audiolla_mcp.ops import beats
 from audiolla_mcp.ops.mir_features import MusicFeatures
 from audiolla_mcp.progress import CancelToken
-from audiolla_mcp.errors import Cancelled
 
 SR = ms.RENDER_SR
 
@@ -22,9 +21,13 @@ def _tempo_ok(estimate: float | None, truth: float) -> bool:
     return estimate is not None and abs(estimate / truth - 1) <= 0.04
 
 
+def _f_measure(reference: tuple[float, ...], estimate: list[float]) -> float:
+    return mir_eval.beat.f_measure(np.array(reference), np.array(estimate))
+
+
 @pytest.mark.parametrize(
     "style, bpm",
-    [("four_on_floor", 128), ("funk", 96), ("rock", 70)],
+    [("four_on_floor", 128), ("funk", 96), ("rock", 70), ("four_on_floor", 72)],
 )
 def test_drum_grooves_give_the_tempo_and_the_beats(style: str, bpm: float) -> None:
     piece = ms.drum_groove(style, bpm, bars=4, bass_root=40)
@@ -33,6 +36,42 @@ def test_drum_grooves_give_the_tempo_and_the_beats(style: str, bpm: float) -> No
     assert mir_eval.beat.f_measure(np.array(piece.beats), np.array(result.beats)) >= 0.95
     assert result.confidence > 0.6
     assert result.time_signature == "4/4"
+
+
+def test_a_beat_on_the_first_sample_is_found() -> None:
+    piece = ms.drum_groove("rock", 120, bars=4, bass_root=40)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert 0.0 <= result.beats[0] < 0.05 and result.downbeats[0] < 0.05
+    assert _f_measure(piece.beats, result.beats) == 1.0
+
+
+def test_slow_attacks_keep_the_beat_in_phase() -> None:
+    numerals = ["i", "iv", "V7", "i"] * 2
+    piece = ms.progression(11, "minor", numerals, bpm=90, program=ms.CHOIR, figuration="pulse", bass_program=ms.BASS)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert _tempo_ok(result.bpm, 90), result.bpm
+    assert _f_measure(piece.beats, result.beats) >= 0.9
+
+
+def test_a_melody_over_soft_chords_gives_its_own_tempo() -> None:
+    piece = ms.melody_piece(7, 143, ms.VIOLIN, bars=8)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert _tempo_ok(result.bpm, 143), result.bpm
+    assert _f_measure(piece.beats, result.beats) >= 0.9
+
+
+def test_an_organ_chorale_keeps_its_quarter_note() -> None:
+    piece = ms.chorale(1, 60, ms.ORGAN, max_beats=30)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert _tempo_ok(result.bpm, 60), result.bpm
+    assert _f_measure(piece.beats, result.beats) >= 0.95
+
+
+def test_without_a_bass_line_the_bar_starts_on_the_first_beat() -> None:
+    piece = ms.drum_groove("rock", 100, bars=8)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert result.time_signature == "4/4"
+    assert _f_measure(piece.downbeats, result.downbeats) >= 0.9
 
 
 def test_downbeats_fall_on_the_accented_first_beat() -> None:

@@ -1,10 +1,11 @@
 """Tempo, beats, downbeats, meter and onsets; a click track to check them by ear.
 
-Tempo is chosen among several hypotheses (peaks of the onset-strength autocorrelation) under a
-log-normal prior around 120 BPM (or around the caller's hint). Beats come from dynamic
-programming (Ellis 2007) at the chosen tempo; downbeats and meter from where accents,
-low-frequency onsets and harmonic changes recur. The beat tracker and peak picker reproduce
-librosa's results exactly but are written in NumPy, so no JIT compiler is loaded on first use.
+Tempo is chosen among several hypotheses (peaks of the autocorrelation of onsets in eight
+registers) under a log-normal prior around 120 BPM (or around the caller's hint); when every
+other beat at that tempo is much louder than the rest, the loud ones are the beat and the tempo
+is halved. Beats come from dynamic programming (Ellis 2007) at the chosen tempo; downbeats and
+meter from where low-frequency onsets (kick drum, bass notes) recur. Everything is NumPy, so no
+JIT compiler is loaded on first use.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ PRIOR_OCTAVES = 1.0  # width of the log-normal tempo prior, in octaves
 HINT_OCTAVES = 0.3  # narrower prior when the caller gives `start_bpm`
 ACF_WINDOW = 384  # frames (~8.9 s) per autocorrelation window
 TIGHTNESS = 100.0  # how strictly beats keep to the tempo's period
+EDGE_STRENGTH = 0.2  # leading/trailing beats weaker than this share of the median beat are silence
+ACCENT_RATIO = 0.25  # alternate beats this much weaker than their neighbours are off-beats
+SLOWEST_HALVED_BPM = 40.0  # accents never halve the tempo below this
 MIN_DURATION_S = 1.5  # shorter clips carry no tempo worth reporting
 METERS = (3, 4)
+TRIPLE_PENALTY = 0.1  # evidence a 3/4 reading needs over 4/4
+FIRST_BEAT_BONUS = 0.4  # evidence a pickup needs over music starting on a downbeat
 CLICK_HZ, DOWNBEAT_CLICK_HZ = 1000.0, 1600.0
 
 
@@ -60,19 +66,24 @@ class OnsetsResult:
     summary: str
 
 
-def global_autocorrelation(envelope: np.ndarray) -> np.ndarray:
-    """Mean of the peak-normalised autocorrelations of Hann-windowed stretches (~8.9 s, hopped
-    by a quarter window) of the onset envelope: librosa's global tempogram at a fraction of the
-    cost. Lag 0 is 1."""
-    window = int(min(ACF_WINDOW, max(len(envelope), 8)))
-    padded = np.pad(envelope.astype(np.float64), (window // 2, window // 2))
-    stretches = np.lib.stride_tricks.sliding_window_view(padded, window)[:: max(window // 4, 1)]
-    stretches = stretches * np.hanning(window)
-    spectrum = np.fft.rfft(stretches, n=2 * window, axis=1)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :window]
+def global_autocorrelation(bands: np.ndarray) -> np.ndarray:
+    """Periodicity of onsets, shape (lags,), lag 0 is 1: autocorrelations of Hann-windowed
+    stretches (~8.9 s, hopped by a quarter window) of each band's onsets about their mean, summed
+    over bands, peak-normalised per stretch and averaged, then divided by the window's own
+    autocorrelation, whose taper would otherwise favour short lags (fast tempi)."""
+    bands = np.atleast_2d(bands).astype(np.float64)
+    window = int(min(ACF_WINDOW, max(bands.shape[1], 8)))
+    padded = np.pad(bands, ((0, 0), (window // 2, window // 2)))
+    stretches = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, :: max(window // 4, 1)]
+    hann = np.hanning(window)
+    stretches = (stretches - stretches.mean(axis=2, keepdims=True)) * hann
+    power = np.abs(np.fft.rfft(stretches, n=2 * window, axis=2)) ** 2
+    acf = np.fft.irfft(power.sum(axis=0), axis=1)[:, :window]
     peaks = acf[:, :1]
-    acf = np.divide(acf, peaks, out=np.zeros_like(acf), where=peaks > 0)
-    return acf.mean(axis=0)
+    acf = np.divide(acf, peaks, out=np.zeros_like(acf), where=peaks > 0).mean(axis=0)
+    taper = np.correlate(hann, hann, "full")[window - 1 :]
+    acf /= np.maximum(taper / taper[0], 0.1)
+    return acf / acf[0] if acf[0] > 0 else acf
 
 
 def _refine_peak(acf: np.ndarray, lag: int) -> float:
@@ -89,9 +100,9 @@ def tempo_prior(bpm: np.ndarray | float, centre: float, octaves: float) -> np.nd
     return np.exp(-0.5 * (np.log2(np.asarray(bpm) / centre) / octaves) ** 2)
 
 
-def tempo_hypotheses(envelope: np.ndarray, centre: float, octaves: float) -> list[tuple[float, float]]:
+def tempo_hypotheses(bands: np.ndarray, centre: float, octaves: float) -> list[tuple[float, float]]:
     """(bpm, score) of autocorrelation peaks in range, best first; score = peak × prior."""
-    acf = global_autocorrelation(envelope)
+    acf = global_autocorrelation(bands)
     lags = np.arange(len(acf))
     lo = int(np.floor(60.0 * FRAME_RATE / MAX_BPM))
     hi = min(int(np.ceil(60.0 * FRAME_RATE / MIN_BPM)), len(acf) - 2)
@@ -104,15 +115,12 @@ def tempo_hypotheses(envelope: np.ndarray, centre: float, octaves: float) -> lis
     return sorted(hypotheses, key=lambda h: -h[1])
 
 
-def choose_tempo(envelope: np.ndarray, centre: float, octaves: float) -> tuple[float | None, list[tuple[float, float]]]:
-    hypotheses = tempo_hypotheses(envelope, centre, octaves)
-    return (hypotheses[0][0] if hypotheses else None), hypotheses
-
-
 def track_beats(envelope: np.ndarray, bpm: float, tightness: float = TIGHTNESS) -> np.ndarray:
-    """Beat frames by dynamic programming (Ellis 2007, as in librosa): each beat's score is its
-    smoothed onset strength plus the best predecessor's score, penalised by how far the interval
-    strays (in log time) from the tempo's period; weak leading and trailing beats are dropped."""
+    """Beat frames by dynamic programming (Ellis 2007): each beat's score is its smoothed onset
+    strength plus the best predecessor's score, penalised by how far the interval strays (in log
+    time) from the tempo's period; a beat starts a new chain where no predecessor adds to it.
+    The last beat is the best-scoring frame of the final period; beats at either end that are
+    much weaker than the median beat fall in silence and are dropped."""
     period = max(int(round(FRAME_RATE * 60.0 / bpm)), 1)
     onsets = envelope.astype(np.float64) / (envelope.std(ddof=1) + 1e-12)
     window = np.exp(-0.5 * (np.arange(-period, period + 1) * 32.0 / period) ** 2)
@@ -120,38 +128,25 @@ def track_beats(envelope: np.ndarray, bpm: float, tightness: float = TIGHTNESS) 
     offsets = np.arange(int(round(period / 2)), 2 * period + 1)
     penalty = tightness * (np.log(offsets) - np.log(period)) ** 2
     n = len(local)
-    cumulative = np.empty(n)
+    cumulative = local.copy()
     backlink = np.full(n, -1)
-    threshold = 0.01 * local.max()
-    started = False
-    for i in range(n):
+    for i in range(int(offsets[0]), n):
         candidates = i - offsets
         valid = candidates >= 0
-        best = -1
-        if valid.any():
-            scores = cumulative[candidates[valid]] - penalty[valid]
-            k = int(np.argmax(scores))
-            best = int(candidates[valid][k])
-            cumulative[i] = local[i] + scores[k]
-        else:
-            cumulative[i] = local[i]
-        if started or local[i] >= threshold:
-            backlink[i] = best
-            started = True
-    peaks = np.flatnonzero((cumulative > np.append(cumulative[:1], cumulative[:-1])) & (cumulative >= np.append(cumulative[1:], cumulative[-1:])))
-    if len(peaks) == 0:
-        return np.zeros(0, dtype=int)
-    last = peaks[cumulative[peaks] >= 0.5 * np.median(cumulative[peaks])][-1]
-    beats = [int(last)]
+        scores = cumulative[candidates[valid]] - penalty[valid]
+        k = int(np.argmax(scores))
+        if scores[k] > 0:
+            cumulative[i] += scores[k]
+            backlink[i] = candidates[valid][k]
+    tail = max(n - period, 0)
+    beats = [tail + int(np.argmax(cumulative[tail:]))]
     while backlink[beats[-1]] >= 0:
         beats.append(int(backlink[beats[-1]]))
     beats = np.array(beats[::-1])
-    smoothed = np.convolve(local[beats], np.hanning(5))[2:]
-    floor = 0.5 * np.sqrt(np.mean(smoothed**2))
-    strong = np.flatnonzero(local > floor)
+    strong = np.flatnonzero(local[beats] >= EDGE_STRENGTH * np.median(local[beats]))
     if len(strong) == 0:
         return np.zeros(0, dtype=int)
-    return beats[(beats >= strong[0]) & (beats <= strong[-1])]
+    return beats[strong[0] : strong[-1] + 1]
 
 
 def _fit_bpm(beats: np.ndarray) -> float | None:
@@ -194,68 +189,68 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / spread if spread > 1e-9 else np.zeros_like(x)
 
 
-def _beat_chroma(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Treble and bass chroma per beat: summed from the chord decoder's half-beat segments when
-    they were cut on this grid (one transcription serves both), else transcribed per beat."""
-    from .chords import segment_pitch
-    from .chroma import pitch_segments
-
-    if grid is beat_grid(features):
-        pitch = segment_pitch(features)
-        first = np.minimum(np.searchsorted(pitch.starts, grid.beats - 1e-6), len(pitch.starts) - 1)
-        return np.add.reduceat(pitch.treble, first, axis=1), np.add.reduceat(pitch.bass, first, axis=1)
-    ends = np.append(grid.beats[1:], grid.beats[-1] + np.median(np.diff(grid.beats)))
-    pitch = pitch_segments(features, grid.beats, ends)
-    return pitch.treble, pitch.bass
-
-
 def meter(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, int]:
-    """Downbeats and beats per bar: the meter and phase where accents, bass onsets and
-    harmonic changes line up best."""
+    """Downbeats and beats per bar: the meter and phase whose downbeats carry the strongest
+    low-frequency onsets (kick drum, bass notes: what marks the start of a bar); common time,
+    and a bar starting on the first beat, unless they say otherwise. Where nothing in the low
+    register marks the bar (a chorale), this is a guess."""
     beats = grid.beats
     if len(beats) < 6:
         return beats[:1], 4
-    treble, bass = _beat_chroma(features, grid)
-    treble = treble / (np.linalg.norm(treble, axis=0, keepdims=True) + 1e-9)
-    change = np.concatenate([[0.0], 1.0 - np.sum(treble[:, 1:] * treble[:, :-1], axis=0)])
-    bass = bass / (bass.sum(axis=0, keepdims=True) + 1e-9)
-    bass_change = np.concatenate([[0.0], 0.5 * np.abs(bass[:, 1:] - bass[:, :-1]).sum(axis=0)])
-    evidence = (
-        _standardise(_beat_strengths(features.onset_envelope, beats))
-        + _standardise(_beat_strengths(features.low_onset_envelope, beats))
-        + _standardise(change)
-        + _standardise(bass_change)
-    )
+    evidence = _standardise(_beat_strengths(features.low_onset_envelope, beats))
     best = (-np.inf, 4, 0)
     for beats_per_bar in METERS:
         for phase in range(beats_per_bar):
             on = np.zeros(len(beats), dtype=bool)
             on[phase::beats_per_bar] = True
             score = evidence[on].mean() - evidence[~on].mean()
-            score -= 0.1 * (beats_per_bar != 4)  # common time unless the evidence says otherwise
+            score -= TRIPLE_PENALTY * (beats_per_bar != 4)
+            score += FIRST_BEAT_BONUS * (phase == 0)
             if score > best[0]:
                 best = (score, beats_per_bar, phase)
     _, beats_per_bar, phase = best
     return beats[phase::beats_per_bar], beats_per_bar
 
 
+def _alternation(envelope: np.ndarray, beats: np.ndarray) -> float:
+    """Salience of the weaker half of alternate beats over the stronger half (1: all alike)."""
+    strengths = _beat_strengths(envelope, beats)
+    if len(strengths) < 4:
+        return 1.0
+    halves = strengths[0::2].mean(), strengths[1::2].mean()
+    return float(min(halves) / max(max(halves), 1e-12))
+
+
+def _beats_at(envelope: np.ndarray, bpm: float) -> tuple[np.ndarray, float]:
+    """Beat times at a tempo and the tempo they actually keep."""
+    beats = np.maximum(_smooth(MusicFeatures.frame_times(track_beats(envelope, bpm))), 0.0)
+    return beats, _fit_bpm(beats) or bpm
+
+
 def beat_grid(features: MusicFeatures, start_bpm: float | None = None) -> BeatGrid:
-    """Tempo and beats of the signal (memoised per hint)."""
+    """Tempo and beats of the signal (memoised per hint). Without a hint, a tempo whose every
+    other beat carries the accent (a kick or snare against soft hi-hats) is read at the accented
+    beats, i.e. halved."""
 
     def compute() -> BeatGrid:
-        envelope = features.pulse_envelope
+        envelope = features.onset_envelope
         empty = BeatGrid(None, 0.0, np.zeros(0), ())
         if features.silent or features.duration_s < MIN_DURATION_S or envelope.max() <= 0:
             return empty
         centre, octaves = (start_bpm, HINT_OCTAVES) if start_bpm else (PRIOR_BPM, PRIOR_OCTAVES)
-        bpm, hypotheses = choose_tempo(envelope, centre, octaves)
-        if bpm is None:
+        hypotheses = tempo_hypotheses(features.band_onsets, centre, octaves)
+        if not hypotheses:
             return empty
-        beats = _smooth(MusicFeatures.frame_times(track_beats(envelope, bpm)))
-        fitted = _fit_bpm(beats) or bpm
+        beats, bpm = _beats_at(envelope, hypotheses[0][0])
+        while (
+            not start_bpm
+            and bpm / 2 >= SLOWEST_HALVED_BPM
+            and _alternation(features.accent_envelope, beats) < ACCENT_RATIO
+        ):
+            beats, bpm = _beats_at(envelope, bpm / 2)
         confidence = _confidence(envelope, beats, hypotheses)
         candidates = tuple((round(float(b), 1), round(float(s), 3)) for b, s in hypotheses[:5])
-        return BeatGrid(round(float(fitted), 1), confidence, beats, candidates)
+        return BeatGrid(round(float(bpm), 1), confidence, beats, candidates)
 
     return features.memo(f"beat_grid:{start_bpm}", compute)
 
@@ -284,7 +279,7 @@ def detect_beats(
     """Tempo (BPM), beat and downbeat times, time-signature guess and confidence."""
     features = features or MusicFeatures(samples, sr, cancel)
     stages = Stages(3, progress, cancel)
-    _ = features.pulse_envelope
+    _ = features.band_onsets
     stages("onset strength")
     grid = beat_grid(features, start_bpm)
     stages("beats")

@@ -32,6 +32,8 @@ SILENCE_RMS = 1e-5  # −100 dBFS: below this a signal is treated as silent
 REFERENCE_RMS = 0.1  # analysis runs on a copy at −20 dBFS RMS so results do not depend on level
 
 STFT_BLOCK = 2048  # frames per FFT block: bounded memory and a cancellation point per block
+LEAD_IN = 2  # frames of silence-to-signal transition analysed before the first frame
+ONSET_BANDS = 8  # register groups for the periodicity of onsets
 
 T = TypeVar("T")
 
@@ -128,38 +130,71 @@ class MusicFeatures:
         return stft_magnitude(self.signal, N_FFT, HOP, self.cancel)
 
     @cached_property
+    def _mel_power(self) -> np.ndarray:
+        """Mel power spectrogram preceded by LEAD_IN frames of what the analysis window sees as it
+        slides in from silence, so a note struck at the very first sample rises like any other."""
+        lead_in = np.concatenate([np.zeros(LEAD_IN * HOP, np.float32), self.signal[: 2 * N_FFT]])
+        head = stft_magnitude(lead_in, N_FFT, HOP, self.cancel)[:, :LEAD_IN]
+        spectrum = np.concatenate([head, self.spectrogram], axis=1)
+        return mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS) @ (spectrum * np.float32(N_FFT / 2)) ** 2
+
+    @cached_property
+    def _mel_db_with_lead_in(self) -> np.ndarray:
+        return power_to_db(self._mel_power)
+
+    @cached_property
     def mel_db(self) -> np.ndarray:
         """128-band log-mel power spectrogram (dB, 80 dB range), as librosa computes it."""
-        power = (self.spectrogram * np.float32(N_FFT / 2)) ** 2
-        return power_to_db(mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS) @ power)
+        return self._mel_db_with_lead_in[:, LEAD_IN:]
+
+    @cached_property
+    def _log_rise(self) -> np.ndarray:
+        return self._rise(self._mel_db_with_lead_in)
 
     @cached_property
     def onset_envelope(self) -> np.ndarray:
         """Spectral flux of the log-mel spectrogram averaged over bands (librosa's onset
-        strength): sensitive to any attack, for onset detection."""
-        return self._flux(self.mel_db, np.mean)
-
-    @cached_property
-    def pulse_envelope(self) -> np.ndarray:
-        """The same flux with the median over bands: attacks that span the spectrum stand out and
-        vibrato or slow swells do not, which is what tempo and beat tracking need."""
-        return self._flux(self.mel_db, np.median)
+        strength): every attack, including one on the first sample."""
+        return self._envelope(self._log_rise.mean(axis=0))
 
     @cached_property
     def low_onset_envelope(self) -> np.ndarray:
         """Onset strength below ~200 Hz: kick drums and bass notes, which mark strong beats."""
         low = mel_centres(ANALYSIS_SR, N_MELS) < 200.0
-        return self._flux(self.mel_db[low], np.mean)
+        return self._envelope(self._log_rise[low].mean(axis=0))
 
-    def _flux(self, mel_db: np.ndarray, aggregate: Callable[..., np.ndarray]) -> np.ndarray:
-        """Rectified frame-to-frame increase, aggregated over bands. Value t is the change from
-        frame t−2 to t−1: a 93 ms window centred on frame t−1 already holds half of an attack at
-        frame t, so that is where the attack first shows."""
-        if self.silent or mel_db.shape[1] < 2:
-            return np.zeros(self.n_frames, dtype=np.float32)
-        rise = np.maximum(np.diff(mel_db, axis=1), 0.0)
-        envelope = np.concatenate([[0.0, 0.0], aggregate(rise, axis=0)])
-        return envelope[: self.n_frames].astype(np.float32)
+    @cached_property
+    def band_onsets(self) -> np.ndarray:
+        """The flux in ONSET_BANDS groups of adjacent mel bands, shape (ONSET_BANDS, frames): a
+        pattern that recurs in the same register (a hi-hat, a repeated chord) shows its period,
+        while different notes in turn (an arpeggio) do not add up as they do in one envelope."""
+        grouped = self._log_rise.reshape(ONSET_BANDS, N_MELS // ONSET_BANDS, -1).mean(axis=1)
+        return np.stack([self._envelope(band) for band in grouped])
+
+    @cached_property
+    def accent_envelope(self) -> np.ndarray:
+        """Flux of the mel magnitude, not its log: it keeps loud and soft hits apart, so an accented
+        beat stands out from the unaccented one between."""
+        return self._envelope(self._rise(np.sqrt(self._mel_power)).sum(axis=0))
+
+    @staticmethod
+    def _rise(spectrum: np.ndarray) -> np.ndarray:
+        return np.maximum(np.diff(spectrum, axis=1), 0.0)
+
+    def _envelope(self, rise: np.ndarray) -> np.ndarray:
+        """Frame-aligned onset strength from a rise computed over the lead-in and the frames:
+        value t is the rise from frame t−2 to t−1 (a 93 ms window centred on frame t−1 already
+        holds half of an attack at frame t, so that is where the attack first shows). The rises
+        out of the lead-in are capped at the largest later one: the start of a file is not a
+        stronger attack than any in it."""
+        envelope = np.zeros(self.n_frames, dtype=np.float32)
+        if self.silent or rise.shape[-1] < LEAD_IN + 1:
+            return envelope
+        count = min(self.n_frames, rise.shape[-1])
+        envelope[:count] = rise[:count]
+        if self.n_frames > LEAD_IN + 1:
+            envelope[: LEAD_IN + 1] = np.minimum(envelope[: LEAD_IN + 1], envelope[LEAD_IN + 1 :].max())
+        return envelope
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ SMOOTH_BEATS = 12
 MIN_SECTION_S = 4.0
 FALLBACK_STEP_S = 0.5
 MIN_FRAMES = 12
+SILHOUETTE_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,11 @@ def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _auto_types(x: np.ndarray, max_types: int) -> int:
-    """The number of section types with the best silhouette."""
+    """The fewest section types whose silhouette is within SILHOUETTE_TOLERANCE of the best: a
+    finer split has to separate clearly better, not by the few beats its boundaries shift."""
     distances = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=2)
-    scores = [_silhouette(distances, _cluster(x, k)) for k in range(2, max_types + 1)]
-    return 2 + int(np.argmax(scores))
+    scores = np.array([_silhouette(distances, _cluster(x, k)) for k in range(2, max_types + 1)])
+    return 2 + int(np.flatnonzero(scores >= scores.max() - SILHOUETTE_TOLERANCE)[0])
 
 
 def _sections(starts: np.ndarray, labels: np.ndarray, duration: float, min_section_s: float) -> list[list]:
