@@ -68,7 +68,7 @@ IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # -- references ---------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?\d+)\]|\[([A-Za-z_][A-Za-z0-9_]*)=([^\]]*)\]")
+_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?[0-9]+)\]|\[([A-Za-z_][A-Za-z0-9_]*)=([^\]]*)\]")
 PathItem = str | int | tuple[str, str]
 
 

@@ -59,7 +59,7 @@ def test_note_number_reads_names_and_numbers(name, number):
     assert M.note_number(name) == number
 
 
-@pytest.mark.parametrize("bad", ["H2", "C", "C#", "G#9", 128, -1, True, 3.5])
+@pytest.mark.parametrize("bad", ["H2", "C", "C#", "G#9", 128, -1, True, 3.5, "C٣", "A-᥇"])
 def test_note_number_rejects_what_is_not_a_pitch(bad):
     with pytest.raises(ValueError):
         M.note_number(bad)
@@ -121,6 +121,8 @@ def test_validation_rejects_bad_globals_and_a_drum_track_off_channel_9():
     assert "time_signature:" in text
     assert "key_signature:" in text
     assert "tracks[1]: a drum track plays on channel 9" in text
+    with pytest.raises(ToolError, match="time_signature"):
+        M.parse_spec(M.CompositionSpec, {**two_track_piece(), "time_signature": "೦๖/32"})
 
 
 # --- compose & inspect --------------------------------------------------------------------
@@ -160,6 +162,14 @@ def test_inspect_reports_tempo_map_signatures_tracks_and_length():
     assert lead.programs == [{"beat": 0.0, "channel": 0, "program": 73, "name": "Flute"}]
     assert (kit.channels, kit.note_count, kit.drums, kit.pitch_min) == ([9], 2, True, 36)
     assert not info.truncated
+
+
+def test_names_in_any_script_are_stored_as_utf8_and_read_back():
+    spec = two_track_piece()
+    spec["tracks"][0]["name"] = "钢琴 — Klavier"
+    data = M.midi_to_bytes(compose(spec))
+    assert "钢琴 — Klavier".encode() in data
+    assert "钢琴 — Klavier" in [t.name for t in M.inspect(M.midi_from_bytes(data)).tracks]
 
 
 def test_inspect_caps_its_lists():

@@ -41,7 +41,7 @@ DRUM_CHANNEL = 9
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"#": 1, "♯": 1, "b": -1, "♭": -1}
 _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]{0,2})(-?\d{1,2})$")
+_NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]{0,2})(-?[0-9]{1,2})$")
 
 
 def pitch_class(name: str) -> int:
@@ -98,7 +98,7 @@ KeySignature = Literal[
     "Dm", "Gm", "Cm", "Fm", "Bbm", "Ebm", "Abm",
 ]  # fmt: skip
 
-_TIME_SIGNATURE = re.compile(r"^(\d{1,2})/(1|2|4|8|16|32)$")
+_TIME_SIGNATURE = re.compile(r"^([0-9]{1,2})/(1|2|4|8|16|32)$")
 
 TimeSignature = Annotated[
     str,
@@ -412,7 +412,21 @@ def _ticks(beats: float, ticks_per_beat: int) -> int:
 
 
 def _name_event(name: str) -> list[tuple[int, Any]]:
-    return [(0, mido.MetaMessage("track_name", name=name))] if name else []
+    return [(0, mido.MetaMessage("track_name", name=_as_midi_text(name)))] if name else []
+
+
+def _as_midi_text(text: str) -> str:
+    """`text` as its UTF-8 bytes seen through Latin-1, the charset mido writes: any name is
+    stored (as UTF-8, what most MIDI software reads), none raises on save."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def _from_midi_text(text: str) -> str:
+    """A text event as mido read it (Latin-1): UTF-8 when its bytes are UTF-8, else as read."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return text
 
 
 def _assign_channels(tracks: list[TrackSpec]) -> list[int]:
@@ -531,7 +545,7 @@ def inspect(midi: mido.MidiFile, max_items: int = 100) -> MidiInfo:
         tracks.append(
             TrackInfo(
                 index=index,
-                name=next((msg.name for _, msg in events if msg.type == "track_name"), ""),
+                name=_from_midi_text(next((msg.name for _, msg in events if msg.type == "track_name"), "")),
                 channels=channels,
                 programs=capped(programs),
                 note_count=len(pitches),

@@ -379,7 +379,7 @@ async def chords_to_midi(
         ),
     ] = None,
     time_signature: Annotated[
-        str, Field(pattern=r"^\d{1,2}/(1|2|4|8|16|32)$", description="E.g. '4/4', '3/4'.")
+        str, Field(pattern=r"^[0-9]{1,2}/(1|2|4|8|16|32)$", description="E.g. '4/4', '3/4'.")
     ] = "4/4",
     velocity: Annotated[int, Field(ge=1, le=127, description="Velocity of every note.")] = 80,
     max_chords: Annotated[
