@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import ctypes
 import functools
-import itertools
 import logging
 import math
 import os
@@ -43,8 +42,6 @@ MAX_TAIL_S = 5.0
 MAX_RENDER_S = 30 * 60
 _SYNTH_GAIN = 0.5
 """FluidSynth's master gain; the float output never clips, `render` scales after."""
-_DEFAULT_TEMPO = 500_000
-"""Microseconds per beat until a file sets its tempo (120 BPM)."""
 _SYNTH_BLOCK = 64
 """FluidSynth renders in blocks of this many frames and applies events at block starts."""
 _SILENCE = 10 ** (-90 / 20)
@@ -237,7 +234,7 @@ class _Score:
     def of(cls, midi: mido.MidiFile, sample_rate: int, parts: int) -> _Score:
         """Up to `parts` parts (fewer for a short file)."""
         frames, messages, seconds = _timeline(midi, sample_rate)
-        length = math.ceil(seconds * sample_rate)
+        length = math.ceil(seconds * sample_rate - 1e-6)  # float noise must not add a frame
         frames = [min(frame, length) for frame in frames]
         starts = _part_starts(frames, messages, length, sample_rate, parts)
         return cls(frames, messages, _owners(frames, messages, starts), starts, length)
@@ -247,26 +244,19 @@ def _timeline(
     midi: mido.MidiFile, sample_rate: int
 ) -> tuple[list[int], list[mido.Message], float]:
     """Every channel message with the start of the synth block nearest its time, and the
-    file's length in seconds: the tracks merged and the tempo map applied as mido's playback
-    does, without the copy of every message that it makes."""
-    merged = [
-        (tick, msg)
-        for track in midi.tracks
-        for tick, msg in zip(itertools.accumulate(m.time for m in track), track, strict=True)
-    ]
+    file's length in seconds (to its last end of track, as mido counts it)."""
+    from ..ops.midi import TempoMap, absolute_events
+
+    tempo = TempoMap(midi)
+    merged = [event for track in midi.tracks for event in absolute_events(track)]
     merged.sort(key=lambda event: event[0])  # stable: simultaneous messages keep track order
     frames, messages = [], []
-    seconds, last_tick = 0.0, 0
-    per_tick = _DEFAULT_TEMPO / 1e6 / midi.ticks_per_beat
     for tick, msg in merged:
-        seconds += (tick - last_tick) * per_tick
-        last_tick = tick
         if not msg.is_meta:
-            frames.append(round(seconds * sample_rate / _SYNTH_BLOCK) * _SYNTH_BLOCK)
+            frames.append(round(tempo.seconds(tick) * sample_rate / _SYNTH_BLOCK) * _SYNTH_BLOCK)
             messages.append(msg)
-        elif msg.type == "set_tempo":
-            per_tick = msg.tempo / 1e6 / midi.ticks_per_beat
-    return frames, messages, seconds
+    last_tick = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
+    return frames, messages, tempo.seconds(last_tick)
 
 
 def _is_note_on(msg: mido.Message) -> bool:

@@ -147,10 +147,11 @@ def estimate_key(features: MusicFeatures) -> KeyEstimate:
             return KeyEstimate(0, "major", np.zeros(24), 0.0)
         pitch = segment_pitch(features)
         durations = pitch.ends - pitch.starts
-        scores = profile_scores(mean_chroma(pitch.treble, durations), mean_chroma(pitch.bass, durations))
+        treble = mean_chroma(pitch.treble, durations)
+        scores = profile_scores(treble, mean_chroma(pitch.bass, durations))
         scores = scores + cadence_scores(merge(decode_chords(features)))
         best = int(np.argmax(scores))
-        confidence = _confidence(scores, pitch.energy) * tonal_clarity(mean_chroma(pitch.treble, durations))
+        confidence = _confidence(scores, pitch.energy) * tonal_clarity(treble)
         return KeyEstimate(best % 12, MODES[best // 12], scores, round(confidence, 3))
 
     return features.memo("key", compute)
@@ -178,7 +179,7 @@ def _confidence(scores: np.ndarray, energy: np.ndarray) -> float:
     top, second = np.sort(scores)[::-1][:2]
     margin = float(np.clip((top - second) / 0.15, 0, 1))
     fit = float(np.clip(top / 1.0, 0, 1))
-    return round(0.5 * margin + 0.5 * fit * margin ** 0.5, 3)
+    return 0.5 * margin + 0.5 * fit * margin ** 0.5
 
 
 def detect_key(

@@ -293,7 +293,7 @@ def _describe(problem: Any) -> str:
 # Event lists: tracks as (absolute tick, message) pairs
 
 
-def _absolute(track: Iterable[mido.Message | mido.MetaMessage]) -> list[list[Any]]:
+def absolute_events(track: Iterable[mido.Message | mido.MetaMessage]) -> list[list[Any]]:
     """[[tick, message], …] without end_of_track (re-added by `_to_track`)."""
     events, tick = [], 0
     for msg in track:
@@ -349,7 +349,7 @@ class TempoMap:
         changes = sorted(
             (tick, msg.tempo)
             for track in midi.tracks
-            for tick, msg in _absolute(track)
+            for tick, msg in absolute_events(track)
             if msg.type == "set_tempo"
         )
         if not changes or changes[0][0] > 0:
@@ -534,7 +534,7 @@ def inspect(midi: mido.MidiFile, max_items: int = 100) -> MidiInfo:
     capped = _Capped(max_items)
     tracks, signatures, keys = [], [], []
     for index, track in enumerate(midi.tracks):
-        events = _absolute(track)
+        events = absolute_events(track)
         pitches = [msg.note for _, msg in events if _is_note_on(msg)]
         channels = sorted({msg.channel for _, msg in events if hasattr(msg, "channel")})
         programs = [
@@ -636,7 +636,7 @@ def transform(
     )
     if not midi.tracks:
         raise ToolError("the MIDI file has no tracks")
-    tracks = [_absolute(track) for track in midi.tracks]
+    tracks = [absolute_events(track) for track in midi.tracks]
     if tempo_bpm is not None or tempo_scale is not None:
         _retime(tracks, tempo_bpm, tempo_scale)
     kept = _channel_filter(keep_channels, drop_channels)
@@ -767,7 +767,7 @@ def humanize(
         raise ToolError(f"velocity_pct {velocity_pct} is outside 0–100")
     rng = np.random.default_rng(seed)
     tempo = TempoMap(midi)
-    tracks = [_absolute(track) for track in midi.tracks]
+    tracks = [absolute_events(track) for track in midi.tracks]
     for events in tracks:
         for on, off in _note_pairs(events):
             jitter_s, gain = rng.uniform(-1, 1, size=2) * (timing_ms / 1000, velocity_pct / 100)
