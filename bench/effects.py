@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
 from fx_signals import SR, music, white
 
 SECONDS = 180.0
-SLOW = {"time_stretch (x1.1, +2 st)", "pitch_correct (chromatic)", "master reference (matchering)"}
+SLOW = {"time_stretch (x1.1, +2 st)", "pitch_correct (chromatic)"}
 
 
 def _times(run: Callable[[], object], repeats: int) -> tuple[float, float, float]:

@@ -10,10 +10,11 @@ import pytest
 import soundfile as sf
 from fx_signals import SR, music
 
-from audiolla_mcp.errors import ToolError
+from audiolla_mcp.errors import Cancelled, ToolError
 from audiolla_mcp.ops import mastering
 from audiolla_mcp.ops.loudness import measure
 from audiolla_mcp.ops.resample import resample
+from audiolla_mcp.progress import CancelToken
 
 
 def lufs(audio: np.ndarray, sr: int) -> float:
@@ -34,17 +35,36 @@ def test_reference_mode_matches_the_reference_loudness():
 
 
 def test_reference_mode_gives_what_matchering_gives_from_files(tmp_path):
-    target, reference = music(8, peak=0.2, seed=3), music(8, peak=0.9, seed=4)
+    """Three target pieces and two reference pieces in the level analysis, a reference below full
+    scale and peaks over the limiter's threshold: every stage of matchering is at work."""
+    target, reference = music(32, peak=0.2, seed=3), music(17, peak=0.9, seed=4)
     for name, audio in (("target", target), ("reference", reference)):
         sf.write(tmp_path / f"{name}.wav", audio.T, SR, subtype="FLOAT")
     matchering.process(target=str(tmp_path / "target.wav"), reference=str(tmp_path / "reference.wav"),
                        results=[matchering.Result(str(tmp_path / "out.wav"), "FLOAT", use_limiter=True)])
     expected, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
-    np.testing.assert_array_equal(mastering.master_reference(target, SR, reference, SR).audio, expected.T)
+    ours = mastering.master_reference(target, SR, reference, SR).audio
+    assert ours.shape == expected.T.shape
+    assert np.abs(ours - expected.T).max() <= 1e-5
+    assert lufs(ours, SR) == pytest.approx(lufs(expected.T, SR), abs=0.01)
+
+
+def test_reference_mode_reports_progress_and_can_be_cancelled():
+    target, reference = music(3, peak=0.2, seed=3), music(3, peak=0.9, seed=4)
+    seen: list[tuple[float, float]] = []
+    mastering.master_reference(target, SR, reference, SR,
+                               progress=lambda done, total, _: seen.append((done, total)))
+    assert seen == sorted(seen) and seen[-1][0] == seen[-1][1] and len(seen) >= 4
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        mastering.master_reference(target, SR, reference, SR, cancel=token)
 
 
 def test_reference_mode_accepts_mono_and_refuses_bad_pairs():
     song = music(3, seed=1)
+    mono = mastering.master_reference(song[:1], SR, music(3, seed=2), SR)
+    assert mono.audio.shape == (2, song.shape[-1])
     with pytest.raises(ToolError, match="at least 0.1 s"):
         mastering.master_reference(song[:, :3000], SR, song, SR)
     with pytest.raises(ToolError, match="same audio"):
@@ -54,6 +74,10 @@ def test_reference_mode_accepts_mono_and_refuses_bad_pairs():
         mastering.master_reference(long, 8000, song, SR)
     with pytest.raises(ToolError, match="mono or stereo"):
         mastering.master_reference(np.zeros((6, SR), np.float32), SR, song, SR)
+    with pytest.raises(ToolError, match="target is silent"):
+        mastering.master_reference(np.zeros_like(song), SR, song, SR)
+    with pytest.raises(ToolError, match="reference is silent"):
+        mastering.master_reference(song, SR, song[:1] * np.float32([[1], [-1]]), SR)  # L + R = 0
 
 
 @pytest.mark.parametrize("chain", list(mastering.CHAINS))

@@ -1,12 +1,11 @@
 """Mastering: match a reference track (matchering) or run a named chain to a loudness target.
 
-The reference mode hands arrays to matchering's processing stages, the part of
-`matchering.process` after it has read its two files: the checks it makes there (length,
-channels, sample rate, equality) are made here, and the file round trips (two WAVs written,
-read back, a result written and read again: a third of the time on a 3-min track) are not
-needed. Inputs are resampled to 44.1 kHz here first, so matchering never falls back to its
-own, much slower resampler. matchering is imported by the reference mode alone: the chains do
-not need its import time.
+The reference mode runs matchering's processing stages on arrays (`reference_match`, the part of
+`matchering.process` after it has read its two files): the checks `process` makes first
+(length, channels, sample rate, equality) are made here, and no file is written or read.
+Inputs are resampled to 44.1 kHz here first, so matchering never falls back to its own, much
+slower resampler. matchering is imported by the reference mode alone: the chains do not need
+its import time.
 """
 
 from __future__ import annotations
@@ -107,9 +106,7 @@ def master_reference(target: np.ndarray, target_sr: int, reference: np.ndarray, 
                      *, progress: ProgressFn = no_progress, cancel: CancelToken = NEVER) -> MasterResult:
     """Make `target` sound like `reference`: matchering matches loudness, frequency balance and
     stereo width, then limits. The result is 44.1 kHz stereo."""
-    import matchering
-    from matchering import stages
-    from matchering.log.exceptions import ModuleError
+    from .reference_match import STEPS, match_reference
 
     _check_length(target, target_sr, "target")
     _check_length(reference, reference_sr, "reference")
@@ -118,19 +115,13 @@ def master_reference(target: np.ndarray, target_sr: int, reference: np.ndarray, 
     mine, theirs = _as_matchering_input(target, target_sr), _as_matchering_input(reference, reference_sr)
     if _same_audio(mine, theirs):
         raise ToolError("the target and the reference are the same audio; pick a different reference")
-    progress(1, 3, "matching")
+    total = STEPS + 1
+    audio = match_reference(mine, theirs, progress=lambda done, _, message: progress(done, total, message),
+                            cancel=cancel)
     cancel.check()
-    try:  # matchering works on (frames, 2) float64 arrays, as soundfile reads them
-        result, _, _ = stages.main(*(np.ascontiguousarray(x.T, dtype=np.float64) for x in (mine, theirs)),
-                                   matchering.Config(), need_default=True)
-    except ModuleError as exc:
-        raise ToolError(f"matchering could not master this pair: {exc}") from exc
-    cancel.check()
-    progress(2, 3, "measuring")
-    audio, sr = np.ascontiguousarray(result.T, dtype=np.float32), MATCHERING_SR
-    mastered, ref = measure(audio, sr), measure(theirs, MATCHERING_SR)
-    progress(3, 3, "measuring")
-    return MasterResult(audio, sr, mastered.integrated_lufs, mastered.true_peak_dbtp,
+    mastered, ref = measure(audio, MATCHERING_SR), measure(theirs, MATCHERING_SR)
+    progress(total, total, "measuring")
+    return MasterResult(audio, MATCHERING_SR, mastered.integrated_lufs, mastered.true_peak_dbtp,
                         reference_lufs=ref.integrated_lufs)
 
 
