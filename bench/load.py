@@ -212,13 +212,14 @@ async def memory_phase(server: Server, idle: float, separation: bool) -> None:
             if cycle and separation:
                 await client.call_tool("separate_stems", {"input": "song.wav", "model": SEPARATION_MODEL, "analyze": False,
                                                           "overwrite": True})
-            loaded = rss_mb(server.process.pid)
-            engines = (await client.call_tool("list_engines", {})).structured_content["engines"]
+            state = (await client.call_tool("list_engines", {})).structured_content
             await client.call_tool("unload_engines", {})
+            after = (await client.call_tool("list_engines", {})).structured_content
         await anyio.sleep(2.0)
-        names = ", ".join(f"{e['family']}/{e['model']}" for e in engines) or "none"
-        print(f"cycle {cycle}: with engines ({names}) {loaded:6.0f} MB -> after unload_engines "
-              f"{rss_mb(server.process.pid):6.0f} MB")
+        names = ", ".join(f"{e['family']}/{e['model']}" for e in state["engines"]) or "none"
+        print(f"cycle {cycle}: with engines ({names}) server {state['process_rss_mb']:6.0f} MB + engine process "
+              f"{state['engine_process_rss_mb']:6.0f} MB -> after unload_engines server "
+              f"{rss_mb(server.process.pid):6.0f} MB + engine process {after['engine_process_rss_mb']:.0f} MB")
 
 
 async def main(options: argparse.Namespace) -> None:

@@ -185,6 +185,12 @@ def decode(path: Path, *, max_duration_s: float | None = None) -> Audio:
     return Audio(samples=samples, sr=int(sr), name=path.stem)
 
 
+def decode_samples(path: Path, *, max_duration_s: float | None = None) -> tuple[np.ndarray, int]:
+    """`decode` as a (samples, rate) pair, for code that takes a loader function."""
+    decoded = decode(path, max_duration_s=max_duration_s)
+    return decoded.samples, decoded.sr
+
+
 def _duration(seconds: float) -> str:
     """'90 s' or '4.5 min': a short limit must not read as '0 min'."""
     return f"{seconds:.3g} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -17,6 +17,7 @@ from . import __version__, catalog, models, prompts, resources
 from .arguments import argument_problem
 from .config import Settings
 from .engines.base import ENGINES
+from .engines.process import ENGINE_PROCESS
 from .errors import ToolError
 from .jobs import JobManager
 from .presets import Preset, load_presets
@@ -60,6 +61,7 @@ class App:
 def make_app(settings: Settings) -> App:
     models.apply_settings(settings.models_dir, settings.auto_download)
     ENGINES.set_ttl(settings.engine_ttl)
+    ENGINE_PROCESS.set_ttl(settings.engine_ttl)
     presets = load_presets(settings.presets_dir)
     workspace = Workspace(
         settings.workspace,

@@ -26,8 +26,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("AUDIOLLA_AUTO_DOWNLOAD", raising=False)
     yield home
     from audiolla_mcp.engines.base import ENGINES
+    from audiolla_mcp.engines.process import ENGINE_PROCESS
 
     ENGINES.unload_all()
+    ENGINE_PROCESS.stop()  # its engines came from this test's model cache
 
 
 def tiny_htdemucs_kwargs(sources: list[str] = FOUR_STEMS) -> dict:

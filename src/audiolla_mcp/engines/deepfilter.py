@@ -22,6 +22,7 @@ from ..errors import ToolError
 from ..progress import NEVER, CancelToken, ProgressFn, chunks, no_progress
 from .base import ENGINES, Engine, module_bytes, process_rss_mb, torch_runtime
 from .chunking import overlap_add
+from .process import in_engine_process
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,15 @@ def enhance_speech(audio: np.ndarray, sr: int, *, model: str = "auto",
             out = engine.enhance(at48, 100.0 if atten_lim_db is None else atten_lim_db,
                                  0.02 if post_filter else 0.0, progress, cancel)
     else:
-        with ENGINES.use(DeepFilterTorch, name, device) as engine:
-            out = engine.enhance(at48, atten_lim_db, progress, cancel)
+        out = _enhance_torch(at48, name, atten_lim_db, device, progress=progress, cancel=cancel)
     if sr != RATE:
         out = soxr.resample(out.T, RATE, sr).T
     out = np.ascontiguousarray(out[:, :audio.shape[-1]], dtype=np.float32)
     return out, Enhanced(model=name, sample_rate=sr, atten_lim_db=atten_lim_db)
+
+
+@in_engine_process
+def _enhance_torch(at48: np.ndarray, name: str, atten_lim_db: float | None, device: str | None, *,
+                   progress: ProgressFn = no_progress, cancel: CancelToken = NEVER) -> np.ndarray:
+    with ENGINES.use(DeepFilterTorch, name, device) as engine:
+        return engine.enhance(at48, atten_lim_db, progress, cancel)

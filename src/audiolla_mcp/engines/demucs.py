@@ -25,6 +25,7 @@ from ..errors import ToolError
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
 from .base import ENGINES, Engine, module_bytes, torch_runtime
 from .chunking import overlap_add
+from .process import in_engine_process
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def resolve_stems(requested: list[str] | None, sources: list[str], model: str) -
     return list(dict.fromkeys(out))
 
 
+@in_engine_process
 def separate(audio: np.ndarray, sr: int, *, model: str = "htdemucs", stems: list[str] | None = None,
              shifts: int = 1, overlap: float = 0.25, seed: int | None = 0,
              batch_size: int | None = None, device: str | None = None,

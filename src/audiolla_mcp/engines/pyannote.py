@@ -15,6 +15,7 @@ from .. import models
 from ..errors import Cancelled, ToolError
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
 from .base import ENGINES, Engine, module_bytes, torch_runtime
+from .process import in_engine_process
 
 RATE = 16000
 
@@ -76,6 +77,7 @@ class Diarization:
     truncated: bool
 
 
+@in_engine_process
 def diarize(audio: np.ndarray, sr: int, *, model: str = "pyannote-diarization",
             num_speakers: int | None = None, min_speakers: int | None = None,
             max_speakers: int | None = None, max_segments: int = 500, device: str | None = None,

@@ -20,6 +20,7 @@ from .. import models
 from ..errors import ToolError
 from ..progress import NEVER, CancelToken, ProgressFn, chunks, no_progress
 from .base import ENGINES, Engine, module_bytes, torch_runtime
+from .process import in_engine_process
 
 WINDOW_S = 10.0
 AST_RATE = 16000
@@ -138,6 +139,7 @@ class Tags:
     windows: int
 
 
+@in_engine_process
 def tag_audio(audio: np.ndarray, sr: int, *, model: str = "ast-audioset", top_k: int = 10,
               threshold: float = 0.0, device: str | None = None, progress: ProgressFn = no_progress,
               cancel: CancelToken = NEVER) -> Tags:
@@ -154,6 +156,7 @@ def tag_audio(audio: np.ndarray, sr: int, *, model: str = "ast-audioset", top_k:
     return Tags(model=model, tags=tags, windows=len(_windows(mono, AST_RATE)))
 
 
+@in_engine_process
 def embed_audio(audio: np.ndarray, sr: int, *, model: str = "clap", device: str | None = None,
                 progress: ProgressFn = no_progress, cancel: CancelToken = NEVER) -> np.ndarray:
     if audio.shape[-1] == 0:
@@ -162,6 +165,7 @@ def embed_audio(audio: np.ndarray, sr: int, *, model: str = "clap", device: str 
         return engine.embed_audio(_mono(audio, sr, CLAP_RATE), progress, cancel)
 
 
+@in_engine_process
 def embed_text(texts: list[str], *, model: str = "clap", device: str | None = None) -> np.ndarray:
     if not texts or not all(t.strip() for t in texts):
         raise ToolError("give at least one non-empty text")
@@ -176,6 +180,7 @@ class Classification:
     best: str
 
 
+@in_engine_process
 def classify_audio(audio: np.ndarray, sr: int, labels: list[str], *, model: str = "clap",
                    device: str | None = None, progress: ProgressFn = no_progress,
                    cancel: CancelToken = NEVER) -> Classification:
@@ -246,6 +251,7 @@ class SearchResult:
     embedded: int
 
 
+@in_engine_process
 def search_files(files: Iterable[tuple[str, Path]], load: Loader, *, query_text: str | None = None,
                  like: np.ndarray | None = None, top_k: int = 10, model: str = "clap",
                  cache: EmbeddingCache | None = None, device: str | None = None,

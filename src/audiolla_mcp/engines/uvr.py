@@ -24,6 +24,7 @@ from ..errors import ToolError
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
 from .base import ENGINES, Engine, module_bytes, torch_runtime
 from .chunking import overlap_add
+from .process import in_engine_process
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class UvrResult:
     stems: dict[str, np.ndarray]
 
 
+@in_engine_process
 def separate(audio: np.ndarray, sr: int, *, model: str = "bs_roformer",
              stems: list[str] | None = None, device: str | None = None,
              progress: ProgressFn = no_progress, cancel: CancelToken = NEVER) -> UvrResult:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
 from .. import audio_io
+from ..engines.process import engine_process
 from ..errors import ToolError
 from ..jobs import run_in_worker
 from ..progress import NEVER, CancelToken, ProgressFn, no_progress
@@ -419,7 +420,8 @@ def _webhook(app: App, url: str | None) -> Callable[[Any], None] | None:
 def _guarded(run: Run, work: Callable[[Run], Reply]) -> Reply:
     """Run the body; on any failure or a late cancel, remove what it wrote."""
     try:
-        reply = work(run)
+        with engine_process(run.settings.engine_process):
+            reply = work(run)
         run.cancel.check()
         return reply
     except BaseException:

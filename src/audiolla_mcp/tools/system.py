@@ -23,11 +23,14 @@ class EngineState(BaseModel):
     memory_mb: float = Field(description="Weights and buffers held by the model.")
     idle_s: float
     loaded_s: float
+    process: Literal["server", "engine"] = Field(
+        description="'engine': a torch model, held by the engine process (stopped when it holds none).")
 
 
 class EnginesResult(BaseModel):
     engines: list[EngineState]
-    process_rss_mb: float
+    process_rss_mb: float = Field(description="Resident memory of the server process.")
+    engine_process_rss_mb: float = Field(description="Resident memory of the engine process; 0 when it is not running.")
     ttl_s: float = Field(description="Idle engines are unloaded after this many seconds.")
 
 
@@ -59,15 +62,25 @@ class PullResult(BaseModel):
 
 class UnloadResult(BaseModel):
     unloaded: list[str]
-    process_rss_mb_before: float
+    process_rss_mb_before: float = Field(description="Resident memory of the server and its engine process together.")
     process_rss_mb_after: float
 
 
 def _engines() -> EnginesResult:
     from ..engines.base import ENGINES, list_engines, process_rss_mb
+    from ..engines.process import ENGINE_PROCESS
 
-    return EnginesResult(engines=[EngineState(**vars(e)) for e in list_engines()],
-                         process_rss_mb=process_rss_mb(), ttl_s=ENGINES.ttl)
+    engines = [EngineState(**vars(e), process="server") for e in list_engines()]
+    engines += [EngineState(**vars(e), process="engine") for e in ENGINE_PROCESS.engines()]
+    return EnginesResult(engines=engines, process_rss_mb=process_rss_mb(),
+                         engine_process_rss_mb=ENGINE_PROCESS.rss_mb(), ttl_s=ENGINES.ttl)
+
+
+def _total_rss_mb() -> float:
+    from ..engines.base import process_rss_mb
+    from ..engines.process import ENGINE_PROCESS
+
+    return round(process_rss_mb() + ENGINE_PROCESS.rss_mb(), 1)
 
 
 @tool
@@ -75,7 +88,8 @@ async def list_engines(ctx: Context) -> Annotated[CallToolResult, EnginesResult]
     result = _engines()
     loaded = ", ".join(f"{e.family}/{e.model} ({e.state}, {e.memory_mb:.0f} MB)" for e in result.engines)
     summary = (f"{len(result.engines)} engine(s) loaded" + (f": {loaded}" if loaded else "")
-               + f"; process RSS {result.process_rss_mb:.0f} MB.")
+               + f"; server RSS {result.process_rss_mb:.0f} MB"
+               + (f", engine process {result.engine_process_rss_mb:.0f} MB." if result.engine_process_rss_mb else "."))
     return reply_result(app_of(ctx), Reply(result=result, summary=summary))
 
 
@@ -122,11 +136,13 @@ async def pull_model(
 
 @tool
 async def unload_engines(ctx: Context) -> Annotated[CallToolResult, UnloadResult]:
-    from ..engines.base import process_rss_mb, unload_all
+    from ..engines.base import release_memory, unload_all
+    from ..engines.process import ENGINE_PROCESS
 
-    before = process_rss_mb()
-    gone = unload_all()
-    result = UnloadResult(unloaded=gone, process_rss_mb_before=before, process_rss_mb_after=process_rss_mb())
+    before = _total_rss_mb()
+    gone = unload_all() + ENGINE_PROCESS.unload_all()
+    release_memory()  # results that passed through this process leave freed heap behind
+    result = UnloadResult(unloaded=gone, process_rss_mb_before=before, process_rss_mb_after=_total_rss_mb())
     summary = (f"Unloaded {len(gone)} engine(s){': ' + ', '.join(gone) if gone else ''}; RSS "
                f"{before:.0f} → {result.process_rss_mb_after:.0f} MB.")
     return reply_result(app_of(ctx), Reply(result=result, summary=summary))

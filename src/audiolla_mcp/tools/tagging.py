@@ -3,6 +3,7 @@ and semantic search over the workspace."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -171,10 +172,7 @@ async def search_workspace(
             example = run.load(like, what="like")
             target = ta.embed_audio(example.samples, example.sr, model=model)
 
-        def load(path):
-            decoded = audio_io.decode(path, max_duration_s=run.settings.max_duration_s)
-            return decoded.samples, decoded.sr
-
+        load = functools.partial(audio_io.decode_samples, max_duration_s=run.settings.max_duration_s)
         found = ta.search_files([(e.path, run.path(e.path)) for e in entries], load, query_text=query_text,
                                 like=target, top_k=top_k, model=model, cache=_cache(run),
                                 progress=run.progress, cancel=run.cancel)
