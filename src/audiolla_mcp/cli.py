@@ -32,6 +32,7 @@ SERVE_FLAGS = (
     ("--max-jobs", int, "background jobs running at once (default 2)"),
     ("--models-dir", Path, "model cache folder"),
     ("--engine-ttl", float, "seconds an idle model stays loaded before it is unloaded (default 600)"),
+    ("--device", str, "where models run: auto (CUDA when present), cpu, cuda or cuda:N (default auto)"),
     ("--log-level", str, "DEBUG, INFO, WARNING or ERROR"),
     ("--presets-dir", Path, "folder of your own workflow presets (*.yaml), besides the built-in ones"),
     ("--remote-allowlist", str, "hosts remote URLs (webhooks) may reach, comma-separated: 'hooks.example.com,*.example.org' or '*'; empty = remote URLs off"),

@@ -48,6 +48,7 @@ class Settings:
     max_jobs: int = 2
     engine_ttl: float = 600.0  # seconds an idle model stays loaded
     engine_process: bool = True  # torch models in a child process that stops when idle
+    device: str = "auto"  # where torch models run: auto, cpu, cuda, cuda:N
     models_dir: Path | None = None
     auto_download: bool = False
     log_level: str = "INFO"

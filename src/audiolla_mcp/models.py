@@ -241,11 +241,14 @@ def downloads_enabled() -> bool:
     return os.environ.get("AUDIOLLA_AUTO_DOWNLOAD", "").strip().lower() in {"1", "true", "yes"}
 
 
-def apply_settings(models_dir: Path | None = None, auto_download: bool | None = None) -> None:
-    """Make server settings visible to this module and the libraries the engines call (all read
-    the environment, as do subprocesses)."""
+def apply_settings(models_dir: Path | None = None, auto_download: bool | None = None,
+                   device: str | None = None) -> None:
+    """Make server settings visible to this module, the engines and the libraries they call (all
+    read the environment, as does the engine process)."""
     if models_dir is not None:
         os.environ["AUDIOLLA_MODELS_DIR"] = str(models_dir)
+    if device is not None:
+        os.environ["AUDIOLLA_DEVICE"] = device
     if auto_download is not None and (auto_download or "AUDIOLLA_AUTO_DOWNLOAD" in os.environ):
         os.environ["AUDIOLLA_AUTO_DOWNLOAD"] = "1" if auto_download else "0"
     keep_libraries_offline()

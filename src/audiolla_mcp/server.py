@@ -16,7 +16,7 @@ from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 from . import __version__, catalog, models, prompts, resources
 from .arguments import argument_problem
 from .config import Settings
-from .engines.base import ENGINES
+from .engines.base import ENGINES, check_device
 from .engines.process import ENGINE_PROCESS
 from .errors import ToolError
 from .jobs import JobManager
@@ -59,7 +59,8 @@ class App:
 
 
 def make_app(settings: Settings) -> App:
-    models.apply_settings(settings.models_dir, settings.auto_download)
+    check_device(settings.device)
+    models.apply_settings(settings.models_dir, settings.auto_download, settings.device)
     ENGINES.set_ttl(settings.engine_ttl)
     ENGINE_PROCESS.set_ttl(settings.engine_ttl)
     presets = load_presets(settings.presets_dir)

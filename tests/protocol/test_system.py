@@ -57,3 +57,20 @@ async def test_engine_ttl_setting_reaches_the_engine_registry(tmp_path, monkeypa
     finally:
         app.jobs.shutdown()
         ENGINES.set_ttl(DEFAULT_TTL_S)
+
+
+def test_device_setting_is_checked_at_start_and_reaches_the_engines(tmp_path, monkeypatch):
+    import os
+
+    from audiolla_mcp.cli import _parser, _settings
+    from audiolla_mcp.engines.base import resolve_device
+    from audiolla_mcp.errors import ToolError
+    from audiolla_mcp.server import make_app
+
+    monkeypatch.setenv("AUDIOLLA_DEVICE", "auto")  # restored after the test
+    workspace = ["--workspace", str(tmp_path / "ws")]
+    with pytest.raises(ToolError, match="unknown device 'tpu'"):
+        make_app(_settings(_parser().parse_args([*workspace, "--device", "tpu"])))
+    app = make_app(_settings(_parser().parse_args([*workspace, "--device", "cpu"])))
+    app.jobs.shutdown()
+    assert os.environ["AUDIOLLA_DEVICE"] == "cpu" and resolve_device() == "cpu"

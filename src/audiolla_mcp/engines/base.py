@@ -49,13 +49,19 @@ def torch_runtime() -> Any:
         return torch
 
 
+def check_device(spec: str) -> str:
+    """The spec, normalised, if it names a device this server understands (without torch)."""
+    spec = spec.strip().lower()
+    if spec not in ("auto", "cpu", "cuda") and not (spec.startswith("cuda:") and spec[5:].isdigit()):
+        raise ToolError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N")
+    return spec
+
+
 def resolve_device(spec: str | None = None) -> str:
     """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N` → a torch device string."""
-    spec = (spec or os.environ.get("AUDIOLLA_DEVICE") or "auto").strip().lower()
+    spec = check_device(spec or os.environ.get("AUDIOLLA_DEVICE") or "auto")
     if spec == "cpu":
         return "cpu"
-    if spec != "auto" and not (spec == "cuda" or (spec.startswith("cuda:") and spec[5:].isdigit())):
-        raise ToolError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N")
     try:
         import torch
     except ImportError:
