@@ -12,7 +12,7 @@ and maj/min chroma templates on beat-synchronous chroma (chords).
     .venv/bin/python bench/accuracy.py                 # full table
     .venv/bin/python bench/accuracy.py --quick         # a few pieces per set
     .venv/bin/python bench/accuracy.py --fit-key       # print key profiles fitted on the synthetic set
-    .venv/bin/python bench/accuracy.py --details       # one line per piece
+    .venv/bin/python bench/accuracy.py --details       # one line per piece, with our tempo candidates
     .venv/bin/python bench/accuracy.py --sets varied   # only the tempo-spread set
 """
 
@@ -208,6 +208,7 @@ def evaluate(piece: ms.Piece) -> dict[str, dict[str, float]]:
     started = time.perf_counter()
     grid = beats.beat_grid(features)
     out["ours"]["acc1"], out["ours"]["acc2"] = tempo_accuracy(grid.bpm, piece.bpm)
+    out["ours"]["candidates"] = " ".join(f"{bpm:g}:{score:.2f}" for bpm, score in grid.tempo_candidates[:4])
     out["ours"]["beat_f"] = mir_eval.beat.f_measure(ref_beats, grid.beats)
     downbeats, _ = beats.meter(features, grid)
     out["ours"]["downbeat_f"] = mir_eval.beat.f_measure(np.array(piece.downbeats), downbeats)
@@ -259,7 +260,7 @@ def run(sets: dict[str, list[ms.Piece]], details: bool) -> None:
                     f"  {piece.name[:48]:48s} key {piece.key or '-':9s} ours {o.get('key_name', '-'):9s} base {b.get('key_name', '-'):9s} "
                     f"bpm {piece.bpm:5.1f} ours {o['bpm']:5.1f} base {b['bpm']:5.1f} beatF {o['beat_f']:.2f}/{b['beat_f']:.2f} "
                     f"downF {o['downbeat_f']:.2f} majmin {o.get('majmin', float('nan')):.2f}/{b.get('majmin', float('nan')):.2f} "
-                    f"7ths {o.get('sevenths', float('nan')):.2f} {o['seconds']:.1f}s",
+                    f"7ths {o.get('sevenths', float('nan')):.2f} {o['seconds']:.1f}s tempo candidates {o['candidates']}",
                     flush=True,
                 )
         table[set_name] = scores

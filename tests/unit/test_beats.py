@@ -53,6 +53,28 @@ def test_slow_attacks_keep_the_beat_in_phase() -> None:
     assert _f_measure(piece.beats, result.beats) >= 0.9
 
 
+@pytest.mark.parametrize("figuration, bpm", [("arpeggio", 120), ("pulse", 100)])
+def test_legato_choir_notes_place_the_beats(figuration: str, bpm: float) -> None:
+    """A choir fades each note in with no rise in loudness: only its new pitches mark the beat."""
+    numerals = ["i", "iio6", "V", "i6", "i7", "iv6", "V", "i"]
+    piece = ms.progression(3, "minor", numerals, bpm, 2, ms.CHOIR, figuration)
+    result = beats.detect_beats(piece.audio(), SR)
+    assert _tempo_ok(result.bpm, bpm), result.bpm
+    assert _f_measure(piece.beats, result.beats) >= 0.9
+
+
+def test_a_choir_arpeggio_is_read_at_its_tempo_or_an_octave_of_it() -> None:
+    """Eighth-note choir arpeggios at 128 BPM, chords every two beats: read at 128 or at the
+    chord rate (64) on its own, and on the beat given the tempo."""
+    numerals = ["i", "III", "iv", "V", "i", "i", "iv", "iv7", "VII", "III", "i", "VI", "iv", "V", "i"]
+    piece = ms.progression(5, "minor", numerals, 128, 2, ms.CHOIR, "arpeggio")
+    audio = piece.audio()
+    assert any(_tempo_ok(beats.detect_beats(audio, SR).bpm, 128 * m) for m in (1, 0.5))
+    hinted = beats.detect_beats(audio, SR, start_bpm=128)
+    assert _tempo_ok(hinted.bpm, 128), hinted.bpm
+    assert _f_measure(piece.beats, hinted.beats) >= 0.95
+
+
 def test_a_melody_over_soft_chords_gives_its_own_tempo() -> None:
     piece = ms.melody_piece(7, 143, ms.VIOLIN, bars=8)
     result = beats.detect_beats(piece.audio(), SR)

@@ -3,9 +3,10 @@
 Tempo is chosen among several hypotheses (peaks of the autocorrelation of onsets in eight
 registers) under a log-normal prior around 120 BPM (or around the caller's hint); when every
 other beat at that tempo is much louder than the rest, the loud ones are the beat and the tempo
-is halved. Beats come from dynamic programming (Ellis 2007) at the chosen tempo; downbeats and
-meter from where low-frequency onsets (kick drum, bass notes) recur. Everything is NumPy, so no
-JIT compiler is loaded on first use.
+is halved. Beats come from dynamic programming (Ellis 2007) at the chosen tempo, on note onsets
+resolved by pitch, so legato notes that fade in (a choir, bowed strings) still place them;
+downbeats and meter from where low-frequency onsets (kick drum, bass notes) recur. Everything is
+NumPy, so no JIT compiler is loaded on first use.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ METERS = (3, 4)
 TRIPLE_PENALTY = 0.1  # evidence a 3/4 reading needs over 4/4
 FIRST_BEAT_BONUS = 0.4  # evidence a pickup needs over music starting on a downbeat
 CLICK_HZ, DOWNBEAT_CLICK_HZ = 1000.0, 1600.0
+MEL_LAG = 1  # frames from an attack in the note-onset envelope to the same attack in the mel ones
 
 
 @dataclass(frozen=True)
@@ -177,8 +179,10 @@ def _smooth(beats: np.ndarray, half_window: int = 4) -> np.ndarray:
     return smoothed
 
 
-def _beat_strengths(envelope: np.ndarray, beats: np.ndarray) -> np.ndarray:
-    frames = MusicFeatures.time_frames(beats)
+def _beat_strengths(envelope: np.ndarray, beats: np.ndarray, lag: int = 0) -> np.ndarray:
+    """Strongest onset within two frames of each beat, `lag` frames later: the mel-flux envelopes
+    hold an attack one frame (MEL_LAG) after the note-onset envelope the beats are placed on."""
+    frames = MusicFeatures.time_frames(beats) + lag
     frames = np.clip(frames, 0, len(envelope) - 1)
     lo = np.clip(frames - 2, 0, None)
     return np.array([envelope[a : b + 3].max() for a, b in zip(lo, frames)])
@@ -197,7 +201,7 @@ def meter(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, int]:
     beats = grid.beats
     if len(beats) < 6:
         return beats[:1], 4
-    evidence = _standardise(_beat_strengths(features.low_onset_envelope, beats))
+    evidence = _standardise(_beat_strengths(features.low_onset_envelope, beats, MEL_LAG))
     best = (-np.inf, 4, 0)
     for beats_per_bar in METERS:
         for phase in range(beats_per_bar):
@@ -213,8 +217,9 @@ def meter(features: MusicFeatures, grid: BeatGrid) -> tuple[np.ndarray, int]:
 
 
 def _alternation(envelope: np.ndarray, beats: np.ndarray) -> float:
-    """Salience of the weaker half of alternate beats over the stronger half (1: all alike)."""
-    strengths = _beat_strengths(envelope, beats)
+    """Salience of the weaker half of alternate beats over the stronger half (1: all alike), in a
+    mel-flux envelope."""
+    strengths = _beat_strengths(envelope, beats, MEL_LAG)
     if len(strengths) < 4:
         return 1.0
     halves = strengths[0::2].mean(), strengths[1::2].mean()
@@ -233,7 +238,7 @@ def beat_grid(features: MusicFeatures, start_bpm: float | None = None) -> BeatGr
     beats, i.e. halved."""
 
     def compute() -> BeatGrid:
-        envelope = features.onset_envelope
+        envelope = features.note_onset_envelope
         empty = BeatGrid(None, 0.0, np.zeros(0), ())
         if features.silent or features.duration_s < MIN_DURATION_S or envelope.max() <= 0:
             return empty

@@ -36,6 +36,9 @@ BASS_PROFILES = {
 }
 BASS_WEIGHT = 0.5
 CADENCE_WEIGHT = 0.5
+CADENCE_FULL_SHARE = 0.3
+"""Share of the piece's chord time on cadential tonics at which cadences carry their full weight:
+one V→I in a long piece (perhaps a misread chord) must not outvote the whole pitch profile."""
 FINAL_CHORD_WEIGHT = 0.25
 CONFIDENT = 0.3  # below this the key is reported but not used to steer chord decoding
 
@@ -130,7 +133,7 @@ def cadence_scores(merged: list) -> np.ndarray:
         if dominant.quality in ("maj", "7") and (dominant.root - tonic.root) % 12 == 7 and tonic.quality in ("maj", "min", "maj7", "min7"):
             mode = 0 if tonic.quality in ("maj", "maj7") else 1
             scores[12 * mode + tonic.root] += (e - s) / total
-    cadences = scores / max(scores.sum(), 1e-9)
+    cadences = scores / max(scores.sum(), CADENCE_FULL_SHARE)
     final = np.zeros(24)
     last = chords[-1][2]
     final[last.root] = final[12 + last.root] = 1.0

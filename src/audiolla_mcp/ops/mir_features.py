@@ -1,7 +1,7 @@
 """One analysis view of a signal, shared by every music-analysis op.
 
 Tempo, key, chords, melody and structure all start from the same mono 22.05 kHz signal, the
-same magnitude spectrogram and the same onset strength. `MusicFeatures` computes each of them on
+same magnitude spectrogram and the same onset strengths. `MusicFeatures` computes each of them on
 first use and keeps it, so `analyze` pays for them once however many answers it gives; ops memoise
 their own intermediate results (beat grid, chroma) on it through `memo`.
 """
@@ -34,6 +34,9 @@ REFERENCE_RMS = 0.1  # analysis runs on a copy at −20 dBFS RMS so results do n
 STFT_BLOCK = 2048  # frames per FFT block: bounded memory and a cancellation point per block
 LEAD_IN = 2  # frames of silence-to-signal transition analysed before the first frame
 ONSET_BANDS = 8  # register groups for the periodicity of onsets
+NOTE_BANDS_PER_OCTAVE = 24  # quarter tones: neighbouring notes fall in different bands
+NOTE_FMIN, NOTE_FMAX = 40.0, 8000.0  # Hz: the range where notes have their partials
+NOTE_LOG_GAIN = 1000.0  # log(1 + gain·|X|): quiet partials count, noise ~60 dB down does not
 
 T = TypeVar("T")
 
@@ -130,13 +133,18 @@ class MusicFeatures:
         return stft_magnitude(self.signal, N_FFT, HOP, self.cancel)
 
     @cached_property
-    def _mel_power(self) -> np.ndarray:
-        """Mel power spectrogram preceded by LEAD_IN frames of what the analysis window sees as it
-        slides in from silence, so a note struck at the very first sample rises like any other."""
+    def _spectrum_with_lead_in(self) -> np.ndarray:
+        """The spectrogram preceded by LEAD_IN frames of what the analysis window sees as it slides
+        in from silence, so a note struck at the very first sample rises like any other."""
         lead_in = np.concatenate([np.zeros(LEAD_IN * HOP, np.float32), self.signal[: 2 * N_FFT]])
         head = stft_magnitude(lead_in, N_FFT, HOP, self.cancel)[:, :LEAD_IN]
-        spectrum = np.concatenate([head, self.spectrogram], axis=1)
-        return mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS) @ (spectrum * np.float32(N_FFT / 2)) ** 2
+        return np.concatenate([head, self.spectrogram], axis=1)
+
+    @cached_property
+    def _mel_power(self) -> np.ndarray:
+        """Mel power spectrogram (librosa's scale), with the lead-in."""
+        spectrum = self._spectrum_with_lead_in * np.float32(N_FFT / 2)
+        return mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS) @ spectrum**2
 
     @cached_property
     def _mel_db_with_lead_in(self) -> np.ndarray:
@@ -170,6 +178,18 @@ class MusicFeatures:
         while different notes in turn (an arpeggio) do not add up as they do in one envelope."""
         grouped = self._log_rise.reshape(ONSET_BANDS, N_MELS // ONSET_BANDS, -1).mean(axis=1)
         return np.stack([self._envelope(band) for band in grouped])
+
+    @cached_property
+    def note_onset_envelope(self) -> np.ndarray:
+        """Flux of the log-compressed spectrum on a quarter-tone axis (Böck et al. 2012): a new
+        note rises in its own bands even where it fades in legato with no rise in loudness (a
+        choir, bowed strings), which the mel flux averages away among the bands of its neighbours.
+        Value t is the rise from frame t−1 to t, a frame before the mel envelopes hold it, so a
+        struck note peaks on its start. The beats are tracked on it."""
+        filters = log_filterbank(ANALYSIS_SR, N_FFT, NOTE_BANDS_PER_OCTAVE, NOTE_FMIN, NOTE_FMAX)
+        bands = filters @ self._spectrum_with_lead_in[: filters.shape[1]]
+        notes = np.log1p(np.float32(NOTE_LOG_GAIN) * bands)
+        return self._envelope(self._rise(notes).mean(axis=0)[1:])
 
     @cached_property
     def accent_envelope(self) -> np.ndarray:
@@ -229,6 +249,25 @@ def mel_filterbank(sr: float, n_fft: int, n_mels: int) -> np.ndarray:
     weights = np.maximum(0.0, np.minimum(lower, upper))
     weights *= (2.0 / (points[2:] - points[:-2]))[:, None]
     return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def log_filterbank(sr: float, n_fft: int, bands_per_octave: int, fmin: float, fmax: float) -> np.ndarray:
+    """(bands, bins) unit-area triangular filters centred `bands_per_octave` to the octave from
+    `fmin` to `fmax`, each centre on an FFT bin, over the FFT bins up to the top of the highest
+    band; where bins are wider than the bands (low frequencies) bands that would share a bin are
+    merged into one."""
+    resolution = sr / n_fft
+    count = int(np.floor(bands_per_octave * np.log2(fmax / fmin))) + 1
+    centres = fmin * 2.0 ** (np.arange(-1, count + 1) / bands_per_octave)
+    centre_bins = np.unique(np.round(centres / resolution).astype(int))
+    bins = np.arange(min(centre_bins[-1] + 1, n_fft // 2 + 1))
+    filters = np.zeros((len(centre_bins) - 2, len(bins)), dtype=np.float32)
+    for row, (lo, centre, hi) in enumerate(zip(centre_bins[:-2], centre_bins[1:-1], centre_bins[2:])):
+        rising = (bins - lo) / (centre - lo)
+        falling = (hi - bins) / (hi - centre)
+        filters[row] = np.clip(np.minimum(rising, falling), 0.0, None)
+    return filters / filters.sum(axis=1, keepdims=True)
 
 
 def power_to_db(power: np.ndarray, floor: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
